@@ -1,0 +1,437 @@
+"""The training flow: validate -> hold out -> nested CV of the TPE search -> refit -> register."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from sklearn.model_selection import train_test_split
+
+from flows.progress import trial_logger
+from pipelines import DataSchema, infer_schema
+from tunelab.atomic import write_json_atomic
+from tunelab.errors import ParameterError, TunelabError
+from tunelab.nested_cv import (
+    OuterFoldResult,
+    evaluate_outer_fold,
+    final_search,
+    fit_and_score,
+    outer_splits,
+    summarise,
+)
+from tunelab.paths import data_dir as resolve_data_dir
+from tunelab.prepare import PreparedData, prepare_data
+from tunelab.provenance import library_versions
+from tunelab.registry import ModelRegistry, RegisteredModel, new_run_id
+from tunelab.search import SearchResult, SearchSettings, TrialRecord
+from tunelab.space import describe_space, resolve_families
+from tunelab.task import TaskOption
+
+#: Share of the time budget given to searches; the rest covers refits and registration.
+SEARCH_SHARE_OF_BUDGET = 0.85
+
+
+def retry_unless_user_error(task, task_run, state) -> bool:
+    """Retrying cannot fix bad input, but it can outlast a flaky disk or network share."""
+    exception = state.result(raise_on_failure=False)
+    return not isinstance(exception, TunelabError)
+
+
+@dataclass
+class HoldoutSplit:
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+
+
+@task(
+    name="load-and-validate",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_unless_user_error,
+)
+def load_and_validate(data: str, target: str, **options: Any) -> PreparedData:
+    prepared = prepare_data(data, target, **options)
+    logger = get_run_logger()
+    logger.info(
+        "Loaded %d rows x %d features; task=%s metric=%s",
+        len(prepared.features),
+        prepared.features.shape[1],
+        prepared.task,
+        prepared.metric,
+    )
+    if prepared.dropped_target_rows:
+        logger.warning("Dropped %d rows with a missing target", prepared.dropped_target_rows)
+    return prepared
+
+
+@task(name="holdout-split", cache_policy=NO_CACHE)
+def holdout_split(prepared: PreparedData, test_size: float, seed: int) -> HoldoutSplit:
+    """The test rows leave here and are not touched again until the final score."""
+    stratify = None if prepared.task == "regression" else prepared.target
+    X_train, X_test, y_train, y_test = train_test_split(
+        prepared.features,
+        prepared.target,
+        test_size=test_size,
+        random_state=seed,
+        stratify=stratify,
+    )
+    return HoldoutSplit(X_train, X_test, y_train, y_test)
+
+
+@task(name="outer-fold", task_run_name="outer-fold-{fold}", cache_policy=NO_CACHE)
+def outer_fold_task(
+    split: HoldoutSplit,
+    fold: int,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    settings: SearchSettings,
+    run_dir: Path,
+    deadline: float | None,
+) -> OuterFoldResult:
+    logger = get_run_logger()
+    result = evaluate_outer_fold(
+        split.X_train,
+        split.y_train,
+        fold,
+        train_idx,
+        val_idx,
+        settings,
+        run_dir,
+        deadline=deadline,
+        progress=trial_logger(logger),
+    )
+    logger.info(
+        "Outer fold %d: %s scored %.4f on its held-out part (inner CV best %.4f)",
+        fold,
+        result.family,
+        result.score,
+        result.inner_best_score,
+    )
+    return result
+
+
+@task(name="final-search", cache_policy=NO_CACHE)
+def final_search_task(
+    split: HoldoutSplit, settings: SearchSettings, run_dir: Path, deadline: float | None
+) -> SearchResult:
+    logger = get_run_logger()
+    return final_search(
+        split.X_train,
+        split.y_train,
+        settings,
+        run_dir,
+        deadline=deadline,
+        progress=trial_logger(logger),
+    )
+
+
+@task(name="refit-and-test", cache_policy=NO_CACHE)
+def refit_and_test(config: dict[str, Any], settings: SearchSettings, split: HoldoutSplit):
+    """The only place the held-out test rows are scored, once, by the refitted winner."""
+    return fit_and_score(config, settings, split.X_train, split.y_train, split.X_test, split.y_test)
+
+
+@task(
+    name="register-model",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_unless_user_error,
+)
+def register_model(
+    registry_root: Path, name: str, model: Any, metadata: dict[str, Any], leaderboard: pd.DataFrame
+) -> RegisteredModel:
+    entry = ModelRegistry(registry_root).register(name, model, metadata, leaderboard)
+    get_run_logger().info("Registered %s v%d at %s", entry.name, entry.version, entry.path)
+    return entry
+
+
+def default_model_name(data: str, target: str) -> str:
+    stem = Path(str(data)).name.split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{target}").strip("-.") or "model"
+
+
+def plan_deadlines(
+    start: float, time_budget: float | None, batches: int
+) -> tuple[list[float | None], float | None]:
+    """Splits the search share of the budget evenly across outer-fold batches and the final search."""
+    if time_budget is None:
+        return [None] * batches, None
+    per_phase = time_budget * SEARCH_SHARE_OF_BUDGET / (batches + 1)
+    return [start + per_phase * (i + 1) for i in range(batches)], start + per_phase * (batches + 1)
+
+
+def check_run_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Resuming is only sound on the same data with the same settings."""
+    path = run_dir / "run.json"
+    if path.exists():
+        previous = json.loads(path.read_text())
+        changed = sorted(k for k in manifest if previous.get(k) != manifest[k])
+        if changed:
+            details = ", ".join(f"{k}: {previous.get(k)!r} -> {manifest[k]!r}" for k in changed)
+            raise ParameterError(
+                f"Run {run_dir.name!r} was started with different settings ({details}); "
+                "use a new run id"
+            )
+    else:
+        write_json_atomic(path, manifest)
+
+
+def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
+    frame = pd.DataFrame([r.to_row() for r in records])
+    return frame.sort_values(["search", "score"], ascending=[True, False], na_position="last")
+
+
+def summary_markdown(entry: RegisteredModel) -> str:
+    meta = entry.metadata
+    outer = meta["metrics"]["outer_cv"]
+    rows = "\n".join(
+        f"| {f['fold']} | {f['family']} | {f['score']:.4f} | {f['inner_best_score']:.4f} |"
+        for f in meta["metrics"]["outer_folds"]
+    )
+    return f"""# {entry.name} v{entry.version}
+
+**Task** {meta["task"]} · **target** `{meta["target"]}` · **metric** `{meta["metric"]}` · **seed** {meta["seed"]}
+
+| estimate | value |
+|---|---|
+| nested CV (outer folds) mean ± std | {outer["mean"]:.4f} ± {outer["std"]:.4f} |
+| outer-fold range | {outer["min"]:.4f} – {outer["max"]:.4f} |
+| held-out test score | {meta["metrics"]["test_score"]:.4f} |
+| final search best inner CV | {meta["metrics"]["final_inner_cv"]:.4f} |
+
+Winner: **{meta["best"]["family"]}** `{meta["best"]["config"]}`
+
+| outer fold | chosen family | outer score | inner best |
+|---|---|---|---|
+{rows}
+
+Trials: {meta["trials"]["total"]} ({meta["trials"]["failed"]} failed, {meta["trials"]["skipped"]} skipped).
+Stored at `{entry.path}`.
+"""
+
+
+def publish_artifacts(entry: RegisteredModel, leaderboard: pd.DataFrame) -> None:
+    key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
+    create_markdown_artifact(
+        key=f"{key}-summary",
+        markdown=summary_markdown(entry),
+        description=f"tunelab {entry.name} v{entry.version}",
+    )
+    table = leaderboard.head(200).astype(object).where(leaderboard.head(200).notna(), None)
+    create_table_artifact(
+        key=f"{key}-leaderboard",
+        table=table.to_dict(orient="records"),
+        description=f"Trials behind {entry.name} v{entry.version}",
+    )
+
+
+def resolve_n_jobs(n_jobs: int) -> int:
+    cores = os.cpu_count() or 1
+    return cores if n_jobs is None or n_jobs <= 0 else n_jobs
+
+
+@flow(name="tunelab-train", log_prints=True)
+def train_flow(
+    data: str,
+    target: str,
+    name: str = "",
+    task: TaskOption = "auto",
+    metric: str = "",
+    max_evals: int = 30,
+    time_budget: float | None = None,
+    outer_folds: int = 3,
+    inner_folds: int = 3,
+    test_size: float = 0.2,
+    seed: int = 0,
+    families: list[str] | None = None,
+    n_jobs: int = -1,
+    trial_timeout: float | None = None,
+    data_dir: str = "",
+    run_id: str = "",
+) -> dict[str, Any]:
+    """Finds the best pipeline for `target` in `data` and registers it.
+
+    Args:
+        data: CSV or Parquet file with one row per example.
+        target: Column to predict.
+        name: Registry name; default "<file stem>-<target>".
+        task: auto, binary, multiclass or regression.
+        metric: scikit-learn scorer name; default roc_auc / neg_log_loss / r2 by task.
+        max_evals: TPE trials per search (each outer fold and the final search).
+        time_budget: Seconds for the whole run; the best model so far is registered when it ends.
+        outer_folds: Outer folds of nested CV (the performance estimate).
+        inner_folds: Inner folds that score each TPE trial.
+        test_size: Share of rows held out for the single final test score.
+        seed: Seed for splits, TPE and models; the same seed gives the same winner.
+        families: Model families to search; default all.
+        n_jobs: CPU cores to use (-1 = all).
+        trial_timeout: Seconds after which a trial is cut between folds and marked failed.
+        data_dir: Folder for the registry and run checkpoints; default $TUNELAB_HOME or ./tunelab-data.
+        run_id: Reuse a previous run id to resume a crashed run without redoing finished trials.
+    """
+    logger = get_run_logger()
+    started = time.time()
+    if time_budget is not None and time_budget <= 0:
+        raise ParameterError(f"time_budget must be positive, got {time_budget}")
+    prepared = load_and_validate(
+        data,
+        target,
+        task=task,
+        metric=metric or None,
+        outer_folds=outer_folds,
+        inner_folds=inner_folds,
+        test_size=test_size,
+        max_evals=max_evals,
+    )
+    family_names = resolve_families(families, prepared.task)
+    split = holdout_split(prepared, test_size, seed)
+    schema: DataSchema = infer_schema(split.X_train, split.y_train, prepared.task)
+    for column in schema.columns:
+        if column.role == "dropped":
+            logger.warning("Column %r is not used: %s", column.name, column.reason)
+
+    root = resolve_data_dir(data_dir or None)
+    run_id = run_id or new_run_id()
+    run_dir = root / "runs" / run_id
+    check_run_manifest(
+        run_dir,
+        {
+            "data_fingerprint": prepared.fingerprint,
+            "target": target,
+            "task": prepared.task,
+            "metric": prepared.metric,
+            "seed": seed,
+            "test_size": test_size,
+            "outer_folds": outer_folds,
+            "inner_folds": inner_folds,
+            "max_evals": max_evals,
+            "families": family_names,
+        },
+    )
+    logger.info("Run %s: checkpoints in %s", run_id, run_dir)
+
+    cores = resolve_n_jobs(n_jobs)
+    workers = min(cores, outer_folds)
+    base = dict(
+        schema=schema,
+        families=tuple(family_names),
+        metric=prepared.metric,
+        inner_folds=inner_folds,
+        max_evals=max_evals,
+        seed=seed,
+        trial_timeout=trial_timeout,
+    )
+    outer_settings = SearchSettings(**base, n_jobs=max(1, cores // workers))
+    final_settings = SearchSettings(**base, n_jobs=cores)
+    batches = [list(range(outer_folds))[i : i + workers] for i in range(0, outer_folds, workers)]
+    batch_deadlines, final_deadline = plan_deadlines(started, time_budget, len(batches))
+
+    splits = outer_splits(split.y_train, outer_settings, outer_folds)
+    outer_results: list[OuterFoldResult] = []
+    for batch, deadline in zip(batches, batch_deadlines):
+        futures = [
+            outer_fold_task.submit(split, fold, *splits[fold], outer_settings, run_dir, deadline)
+            for fold in batch
+        ]
+        outer_results.extend(future.result() for future in futures)
+
+    final = final_search_task(split, final_settings, run_dir, final_deadline)
+    model, test_score = refit_and_test(final.best_config, final_settings, split)
+
+    records = [t for r in outer_results for t in r.trials] + final.trials
+    leaderboard = leaderboard_frame(records)
+    outer_summary = summarise([r.score for r in outer_results])
+    metadata = {
+        "task": prepared.task,
+        "target": target,
+        "metric": prepared.metric,
+        "seed": seed,
+        "run_id": run_id,
+        "data": {
+            "source": str(data),
+            "fingerprint": prepared.fingerprint,
+            "train_rows": len(split.X_train),
+            "test_rows": len(split.X_test),
+            "dropped_target_rows": prepared.dropped_target_rows,
+        },
+        "parameters": {
+            "max_evals": max_evals,
+            "time_budget": time_budget,
+            "outer_folds": outer_folds,
+            "inner_folds": inner_folds,
+            "test_size": test_size,
+            "families": family_names,
+            "n_jobs": cores,
+            "trial_timeout": trial_timeout,
+        },
+        "metrics": {
+            "outer_cv": outer_summary,
+            "outer_folds": [
+                {
+                    "fold": r.fold,
+                    "family": r.family,
+                    "score": r.score,
+                    "inner_best_score": r.inner_best_score,
+                }
+                for r in outer_results
+            ],
+            "final_inner_cv": final.best_score,
+            "test_score": test_score,
+        },
+        "best": {"family": final.best_config["model"]["family"], "config": final.best_config},
+        "search_space": describe_space(prepared.task, family_names),
+        "schema": schema.to_dict(),
+        "versions": library_versions(),
+        "trials": {
+            "total": len(records),
+            "failed": sum(r.status == "failed" for r in records),
+            "skipped": sum(r.status == "skipped" for r in records),
+        },
+        "elapsed_seconds": time.time() - started,
+    }
+    entry = register_model(
+        root / "registry", name or default_model_name(data, target), model, metadata, leaderboard
+    )
+    publish_artifacts(entry, leaderboard)
+    logger.info(
+        "Done in %.0fs: nested CV %s %.4f ± %.4f, test %.4f, winner %s -> %s v%d",
+        metadata["elapsed_seconds"],
+        prepared.metric,
+        outer_summary["mean"],
+        outer_summary["std"],
+        test_score,
+        metadata["best"]["family"],
+        entry.name,
+        entry.version,
+    )
+    return {
+        "name": entry.name,
+        "version": entry.version,
+        "path": str(entry.path),
+        "run_id": run_id,
+        "task": prepared.task,
+        "metric": prepared.metric,
+        "outer_cv": outer_summary,
+        "test_score": test_score,
+        "best_family": metadata["best"]["family"],
+        "best_config": final.best_config,
+        "train_rows": split.X_train.index.tolist(),
+        "test_rows": split.X_test.index.tolist(),
+        "search_rows": sorted(
+            {row for r in outer_results for row in r.train_rows + r.validation_rows}
+        ),
+    }

@@ -1,0 +1,44 @@
+"""Bagged tree ensembles (random forest and extra trees), which share one space."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+
+from models.base import ModelFamily, TaskKind, is_classification
+from models.distributions import Choice, Distribution, Uniform
+
+
+def _params(task: TaskKind) -> dict[str, Distribution]:
+    return {
+        "n_estimators": Uniform(50, 300, integer=True),
+        "max_depth": Choice((None, 4, 8, 16)),
+        "min_samples_leaf": Uniform(1, 20, log=True, integer=True),
+        "max_features": Uniform(0.1, 1.0),
+    }
+
+
+def _factory(classifier: type, regressor: type):
+    def build(params: dict[str, Any], task: TaskKind, seed: int, n_jobs: int):
+        cls = classifier if is_classification(task) else regressor
+        return cls(**params, random_state=seed, n_jobs=n_jobs)
+
+    return build
+
+
+RANDOM_FOREST = ModelFamily(
+    name="random_forest",
+    params=_params,
+    build=_factory(RandomForestClassifier, RandomForestRegressor),
+)
+EXTRA_TREES = ModelFamily(
+    name="extra_trees",
+    params=_params,
+    build=_factory(ExtraTreesClassifier, ExtraTreesRegressor),
+)

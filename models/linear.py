@@ -1,0 +1,25 @@
+"""Regularised linear models: the fast, well-calibrated baseline every search should include."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from models.base import ModelFamily, TaskKind, is_classification
+from models.distributions import Distribution, Uniform
+
+
+def _params(task: TaskKind) -> dict[str, Distribution]:
+    if is_classification(task):
+        return {"C": Uniform(1e-3, 1e2, log=True)}
+    return {"alpha": Uniform(1e-3, 1e3, log=True)}
+
+
+def _build(params: dict[str, Any], task: TaskKind, seed: int, n_jobs: int):
+    if is_classification(task):
+        return LogisticRegression(C=params["C"], max_iter=2000, random_state=seed)
+    return Ridge(alpha=params["alpha"], random_state=seed)
+
+
+LINEAR = ModelFamily(name="linear", params=_params, build=_build, needs_scaling=True)

@@ -1,0 +1,64 @@
+"""The column-wise preprocessing step, built from a :class:`DataSchema`."""
+
+from __future__ import annotations
+
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
+from pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
+from pipelines.transformers import CategoryCleaner, DateFeatures, NumericCaster
+
+
+def _numeric_steps(scale: bool) -> list[tuple[str, object]]:
+    # add_indicator keeps "was missing" as a signal instead of hiding it behind the median.
+    steps: list[tuple[str, object]] = [
+        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
+    ]
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return steps
+
+
+def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTransformer:
+    """One branch per column role; dropped columns are simply not selected."""
+    branches = []
+    numeric = schema.names_with_role("numeric")
+    if numeric:
+        branches.append(
+            ("numeric", Pipeline([("cast", NumericCaster()), *_numeric_steps(scale)]), numeric)
+        )
+    categorical = schema.names_with_role("categorical")
+    if categorical:
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=ONE_HOT_MAX_CATEGORIES + 1,
+            sparse_output=False,
+        )
+        branches.append(
+            (
+                "categorical",
+                Pipeline([("clean", CategoryCleaner()), ("encode", encoder)]),
+                categorical,
+            )
+        )
+    high_cardinality = schema.names_with_role("high_cardinality")
+    if high_cardinality:
+        # TargetEncoder cross-fits internally, so the encoding of a row never uses its own target.
+        target_type = "continuous" if schema.task == "regression" else "auto"
+        steps = [
+            ("clean", CategoryCleaner()),
+            ("encode", TargetEncoder(target_type=target_type, random_state=seed)),
+        ]
+        if scale:
+            steps.append(("scale", StandardScaler()))
+        branches.append(("high_cardinality", Pipeline(steps), high_cardinality))
+    dates = schema.names_with_role("datetime")
+    if dates:
+        branches.append(
+            ("datetime", Pipeline([("expand", DateFeatures()), *_numeric_steps(scale)]), dates)
+        )
+    if not branches:
+        raise ValueError("No usable feature columns: every column was dropped as constant or empty")
+    return ColumnTransformer(branches, remainder="drop", sparse_threshold=0.0)

@@ -1,0 +1,25 @@
+"""Errors users are meant to read.
+
+Everything raised for bad input or bad parameters is a :class:`TunelabError`, so the CLI and
+the flows can show the message alone instead of a traceback from deep inside a library.
+"""
+
+
+class TunelabError(Exception):
+    """Base class for problems tunelab explains to the user."""
+
+
+class DataValidationError(TunelabError, ValueError):
+    """The input table (or a parameter that describes it) cannot be used as given."""
+
+
+class ParameterError(TunelabError, ValueError):
+    """A run parameter is out of range or inconsistent with the data."""
+
+
+class SearchFailedError(TunelabError, RuntimeError):
+    """No trial of a search finished successfully, so there is no model to return."""
+
+
+class RegistryError(TunelabError, LookupError):
+    """A registered model is missing, ambiguous, or fails its integrity check."""

@@ -1,0 +1,280 @@
+"""Hyperopt TPE over the conditional pipeline space, one checkpointed trial at a time.
+
+Why one ``fmin`` call per trial: after every trial the history is written atomically to disk,
+so a killed run loses at most the trial in flight, and each trial's random stream is seeded
+from ``(seed, search label, trial number)`` so a resumed search proposes exactly what an uninterrupted one
+would have.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+import warnings
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from pipelines import DataSchema, build_pipeline, normalise_config
+from tunelab.atomic import write_pickle_atomic
+from tunelab.errors import SearchFailedError
+from tunelab.space import build_space
+
+#: A family whose last this-many evaluated trials all failed is not tried again in this search.
+MAX_CONSECUTIVE_FAMILY_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that defines a search except the rows it runs on."""
+
+    schema: DataSchema
+    families: tuple[str, ...]
+    metric: str
+    inner_folds: int
+    max_evals: int
+    seed: int
+    n_jobs: int = 1
+    trial_timeout: float | None = None
+
+
+@dataclass
+class TrialRecord:
+    search: str
+    number: int
+    family: str
+    status: str  # "ok", "failed" or "skipped"
+    score: float | None
+    score_std: float | None
+    fit_seconds: float
+    config: dict[str, Any]
+    error: str = ""
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["config"] = repr(self.config)
+        return row
+
+
+@dataclass
+class SearchResult:
+    label: str
+    best_config: dict[str, Any]
+    best_score: float
+    trials: list[TrialRecord] = field(default_factory=list)
+
+    @property
+    def n_evaluated(self) -> int:
+        return sum(t.status != "skipped" for t in self.trials)
+
+
+ProgressCallback = Callable[[TrialRecord, "TrialRecord | None", int], None]
+
+
+class TrialCut(Exception):
+    """A trial stopped between folds because it ran past its own or the run's time limit."""
+
+
+def make_cv(task: str, folds: int, seed: int) -> KFold | StratifiedKFold:
+    if task == "regression":
+        return KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
+    result = trial["result"]
+    return TrialRecord(
+        search=label,
+        number=int(trial["tid"]),
+        family=result.get("family", "?"),
+        status="ok" if result.get("status") == STATUS_OK else result.get("outcome", "failed"),
+        score=result.get("score"),
+        score_std=result.get("score_std"),
+        fit_seconds=float(result.get("fit_seconds", 0.0)),
+        config=result.get("config", {}),
+        error=result.get("error", ""),
+    )
+
+
+def dropped_families(records: list[TrialRecord]) -> set[str]:
+    """Derived from the history (not kept as state) so a resumed search drops the same families."""
+    recent: dict[str, list[str]] = {}
+    for record in records:
+        if record.status != "skipped":
+            recent.setdefault(record.family, []).append(record.status)
+    return {
+        family
+        for family, statuses in recent.items()
+        if len(statuses) >= MAX_CONSECUTIVE_FAMILY_FAILURES
+        and all(s == "failed" for s in statuses[-MAX_CONSECUTIVE_FAMILY_FAILURES:])
+    }
+
+
+def load_trials(checkpoint: Path | None) -> Trials:
+    if checkpoint is not None and checkpoint.exists():
+        with checkpoint.open("rb") as handle:
+            return pickle.load(handle)
+    return Trials()
+
+
+def best_record(records: list[TrialRecord]) -> TrialRecord | None:
+    ok = [r for r in records if r.status == "ok"]
+    # Ties go to the earlier trial, so the winner does not depend on float noise in ordering.
+    return max(ok, key=lambda r: (r.score, -r.number)) if ok else None
+
+
+class _Objective:
+    """Scores one configuration by inner cross-validation; never raises for a bad trial."""
+
+    def __init__(
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        settings: SearchSettings,
+        deadline: float | None,
+        history: Callable[[], list[TrialRecord]],
+    ):
+        self.X, self.y, self.settings, self.deadline, self.history = (
+            X,
+            y,
+            settings,
+            deadline,
+            history,
+        )
+        cv = make_cv(settings.schema.task, settings.inner_folds, settings.seed)
+        self.splits = list(cv.split(X, y))
+        self.scorer = get_scorer(settings.metric)
+
+    def __call__(self, sampled: dict[str, Any]) -> dict[str, Any]:
+        config = normalise_config(sampled, self.settings.schema.task)
+        family = config["model"]["family"]
+        base = {"family": family, "config": config, "loss": None}
+        records = self.history()
+        if family in dropped_families(records):
+            return {
+                **base,
+                "status": STATUS_FAIL,
+                "outcome": "skipped",
+                "error": "family dropped after repeated failures",
+                "fit_seconds": 0.0,
+            }
+        may_cut = best_record(records) is not None
+        start = time.perf_counter()
+        scores: list[float] = []
+        try:
+            for fold, (train_idx, val_idx) in enumerate(self.splits):
+                scores.append(self._score_fold(config, train_idx, val_idx))
+                if fold + 1 < len(self.splits):
+                    self._check_limits(start, may_cut)
+            if not all(math.isfinite(s) for s in scores):
+                raise ValueError(f"non-finite fold scores {scores}")
+        except Exception as exc:  # a failing trial is data, not a crash
+            return {
+                **base,
+                "status": STATUS_FAIL,
+                "outcome": "failed",
+                "error": f"{type(exc).__name__}: {exc}"[:500],
+                "fit_seconds": time.perf_counter() - start,
+            }
+        mean = float(np.mean(scores))
+        return {
+            **base,
+            "status": STATUS_OK,
+            "loss": -mean,
+            "score": mean,
+            "score_std": float(np.std(scores)),
+            "fit_seconds": time.perf_counter() - start,
+        }
+
+    def _score_fold(
+        self, config: dict[str, Any], train_idx: np.ndarray, val_idx: np.ndarray
+    ) -> float:
+        s = self.settings
+        estimator = build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.n_jobs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator.fit(self.X.iloc[train_idx], self.y.iloc[train_idx])
+            return float(self.scorer(estimator, self.X.iloc[val_idx], self.y.iloc[val_idx]))
+
+    def _check_limits(self, start: float, may_cut: bool) -> None:
+        elapsed = time.perf_counter() - start
+        timeout = self.settings.trial_timeout
+        if timeout is not None and elapsed > timeout:
+            raise TrialCut(f"trial exceeded its {timeout:g}s limit after {elapsed:.1f}s")
+        if may_cut and self.deadline is not None and time.time() > self.deadline:
+            raise TrialCut("time budget exhausted")
+
+
+def run_search(
+    X: pd.DataFrame,
+    y: pd.Series,
+    settings: SearchSettings,
+    *,
+    label: str,
+    checkpoint: Path | None = None,
+    deadline: float | None = None,
+    progress: ProgressCallback | None = None,
+) -> SearchResult:
+    """TPE search; resumes from ``checkpoint`` when it exists. ``deadline`` is a ``time.time()``.
+
+    At least one trial always finishes, even past the deadline, so every search yields a model.
+    """
+    space = build_space(settings.schema.task, list(settings.families))
+    trials = load_trials(checkpoint)
+
+    def history() -> list[TrialRecord]:
+        return [record_from_trial(label, t) for t in trials.trials if t["result"].get("status")]
+
+    objective = _Objective(X, y, settings, deadline, history)
+    # Each search (outer fold, final) gets its own random stream so they do not mirror each other.
+    stream = zlib.crc32(label.encode())
+    algo = partial(tpe.suggest, n_startup_jobs=min(20, max(3, settings.max_evals // 3)))
+    while True:
+        records = history()
+        evaluated = sum(r.status != "skipped" for r in records)
+        best = best_record(records)
+        if evaluated >= settings.max_evals:
+            break
+        if best is not None and deadline is not None and time.time() >= deadline:
+            break
+        if set(settings.families) <= dropped_families(records):
+            break
+        if len(records) >= 3 * settings.max_evals:  # proposals keep landing on dropped families
+            break
+        number = len(trials.trials)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fmin(
+                objective,
+                space,
+                algo=algo,
+                max_evals=number + 1,
+                trials=trials,
+                rstate=np.random.default_rng([settings.seed, stream, number]),
+                show_progressbar=False,
+                verbose=False,
+                return_argmin=False,
+            )
+        if checkpoint is not None:
+            write_pickle_atomic(checkpoint, trials)
+        if progress is not None:
+            latest = record_from_trial(label, trials.trials[-1])
+            progress(latest, best_record(history()), settings.max_evals)
+    records = history()
+    best = best_record(records)
+    if best is None:
+        errors = "; ".join(sorted({r.error for r in records if r.error})[:3])
+        raise SearchFailedError(
+            f"Search {label!r}: all {len(records)} trials failed. First errors: {errors}"
+        )
+    return SearchResult(label=label, best_config=best.config, best_score=best.score, trials=records)

@@ -1,0 +1,87 @@
+"""Task inference and the metrics that make sense for each task."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+from tunelab.errors import DataValidationError, ParameterError
+
+TaskKind = Literal["binary", "multiclass", "regression"]
+TaskOption = Literal["auto", "binary", "multiclass", "regression"]
+
+#: Integer targets with at most this many distinct values are treated as class labels.
+MAX_INTEGER_CLASSES = 20
+
+DEFAULT_METRICS: dict[str, str] = {
+    "binary": "roc_auc",
+    "multiclass": "neg_log_loss",
+    "regression": "r2",
+}
+
+#: Only label-agnostic scorers: ``f1`` would need a positive label users rarely think about.
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "binary": ("roc_auc", "accuracy", "balanced_accuracy", "f1_macro", "neg_log_loss"),
+    "multiclass": ("neg_log_loss", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr"),
+    "regression": (
+        "r2",
+        "neg_root_mean_squared_error",
+        "neg_mean_squared_error",
+        "neg_mean_absolute_error",
+    ),
+}
+
+
+def infer_task(target: pd.Series) -> TaskKind:
+    """Text, booleans and small sets of integers are classes; everything else is regression."""
+    values = target.dropna()
+    distinct = values.nunique()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric:
+        whole_numbers = bool((values == values.round()).all())
+        if not (whole_numbers and distinct <= MAX_INTEGER_CLASSES):
+            return "regression"
+    return "binary" if distinct == 2 else "multiclass"
+
+
+def resolve_task(requested: str, target: pd.Series) -> TaskKind:
+    if requested not in ("auto", "binary", "multiclass", "regression"):
+        raise ParameterError(
+            f"Unknown task {requested!r}; use auto, binary, multiclass or regression"
+        )
+    task: TaskKind = infer_task(target) if requested == "auto" else requested  # type: ignore[assignment]
+    values = target.dropna()
+    distinct = values.nunique()
+    if task == "regression" and not pd.api.types.is_numeric_dtype(values):
+        raise DataValidationError(
+            f"Target column {target.name!r} is not numeric, so it cannot be used for regression "
+            f"(example value: {values.iloc[0]!r})"
+        )
+    if task != "regression" and distinct < 2:
+        only = values.iloc[0] if len(values) else None
+        raise DataValidationError(
+            f"Target column {target.name!r} has a single class ({only!r}); "
+            "classification needs at least two"
+        )
+    if task == "binary" and distinct != 2:
+        raise DataValidationError(
+            f"Task 'binary' needs exactly two classes, but target {target.name!r} has {distinct}"
+        )
+    if task == "multiclass" and distinct > max(50, len(values) // 2):
+        raise DataValidationError(
+            f"Target {target.name!r} has {distinct} distinct values for {len(values)} rows; "
+            "that looks like a regression target (pass task='regression')"
+        )
+    return task
+
+
+def resolve_metric(metric: str | None, task: TaskKind) -> str:
+    if metric is None or metric == "":
+        return DEFAULT_METRICS[task]
+    allowed = METRICS_BY_TASK[task]
+    if metric not in allowed:
+        raise ParameterError(
+            f"Metric {metric!r} is not available for {task} tasks; choose one of: {', '.join(allowed)}"
+        )
+    return metric

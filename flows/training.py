@@ -167,7 +167,7 @@ def default_model_name(data: str, target: str) -> str:
 def plan_deadlines(
     start: float, time_budget: float | None, batches: int
 ) -> tuple[list[float | None], float | None]:
-    """Splits the search share of the budget evenly across outer-fold batches and the final search."""
+    """Shares the search part of the budget evenly: outer-fold batches, then the final search."""
     if time_budget is None:
         return [None] * batches, None
     per_phase = time_budget * SEARCH_SHARE_OF_BUDGET / (batches + 1)
@@ -197,6 +197,7 @@ def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
 
 def summary_markdown(entry: RegisteredModel) -> str:
     meta = entry.metadata
+    trials = meta["trials"]
     outer = meta["metrics"]["outer_cv"]
     rows = "\n".join(
         f"| {f['fold']} | {f['family']} | {f['score']:.4f} | {f['inner_best_score']:.4f} |"
@@ -204,7 +205,8 @@ def summary_markdown(entry: RegisteredModel) -> str:
     )
     return f"""# {entry.name} v{entry.version}
 
-**Task** {meta["task"]} · **target** `{meta["target"]}` · **metric** `{meta["metric"]}` · **seed** {meta["seed"]}
+**Task** {meta["task"]} · **target** `{meta["target"]}` · **metric** `{meta["metric"]}` \
+· **seed** {meta["seed"]}
 
 | estimate | value |
 |---|---|
@@ -219,7 +221,7 @@ Winner: **{meta["best"]["family"]}** `{meta["best"]["config"]}`
 |---|---|---|---|
 {rows}
 
-Trials: {meta["trials"]["total"]} ({meta["trials"]["failed"]} failed, {meta["trials"]["skipped"]} skipped).
+Trials: {trials["total"]} ({trials["failed"]} failed, {trials["skipped"]} skipped).
 Stored at `{entry.path}`.
 """
 
@@ -280,7 +282,8 @@ def train_flow(
         families: Model families to search; default all.
         n_jobs: CPU cores to use (-1 = all).
         trial_timeout: Seconds after which a trial is cut between folds and marked failed.
-        data_dir: Folder for the registry and run checkpoints; default $TUNELAB_HOME or ./tunelab-data.
+        data_dir: Folder for the registry and run checkpoints; default $TUNELAB_HOME, else
+            ./tunelab-data.
         run_id: Reuse a previous run id to resume a crashed run without redoing finished trials.
     """
     logger = get_run_logger()
@@ -342,7 +345,7 @@ def train_flow(
 
     splits = outer_splits(split.y_train, outer_settings, outer_folds)
     outer_results: list[OuterFoldResult] = []
-    for batch, deadline in zip(batches, batch_deadlines):
+    for batch, deadline in zip(batches, batch_deadlines, strict=True):
         futures = [
             outer_fold_task.submit(split, fold, *splits[fold], outer_settings, run_dir, deadline)
             for fold in batch

@@ -167,7 +167,8 @@ class ModelRegistry:
         number = int(str(version).lstrip("v"))
         if number not in versions:
             raise RegistryError(
-                f"Model {name!r} has no version {number} (versions: {', '.join(map(str, versions))})"
+                f"Model {name!r} has no version {number} "
+                f"(versions: {', '.join(map(str, versions))})"
             )
         return number
 
@@ -191,7 +192,8 @@ class ModelRegistry:
         unexpected = [t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES)]
         if unexpected:
             raise RegistryError(
-                f"Refusing to load {name} v{entry.version}: it contains unexpected types {unexpected}"
+                f"Refusing to load {name} v{entry.version}: "
+                f"it contains unexpected types {unexpected}"
             )
         entry.model = sio.load(model_path, trusted=untrusted)
         return entry

@@ -2,8 +2,8 @@
 
 Why one ``fmin`` call per trial: after every trial the history is written atomically to disk,
 so a killed run loses at most the trial in flight, and each trial's random stream is seeded
-from ``(seed, search label, trial number)`` so a resumed search proposes exactly what an uninterrupted one
-would have.
+from ``(seed, search label, trial number)`` so a resumed search proposes exactly what an
+uninterrupted one would have.
 """
 
 from __future__ import annotations

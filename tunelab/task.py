@@ -82,6 +82,7 @@ def resolve_metric(metric: str | None, task: TaskKind) -> str:
     allowed = METRICS_BY_TASK[task]
     if metric not in allowed:
         raise ParameterError(
-            f"Metric {metric!r} is not available for {task} tasks; choose one of: {', '.join(allowed)}"
+            f"Metric {metric!r} is not available for {task} tasks; "
+            f"choose one of: {', '.join(allowed)}"
         )
     return metric

@@ -38,7 +38,14 @@ _VERSION_DIR = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 #: Type prefixes a registered pipeline may contain beyond what skops trusts by default.
-TRUSTED_TYPE_PREFIXES = ("pipelines.", "xgboost.", "lightgbm.", "collections.OrderedDict")
+TRUSTED_TYPE_PREFIXES = (
+    "pipelines.",
+    "sklearn.",
+    "numpy.dtype",
+    "xgboost.",
+    "lightgbm.",
+    "collections.OrderedDict",
+)
 
 
 @dataclass

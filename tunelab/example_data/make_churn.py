@@ -1,4 +1,4 @@
-"""Generates examples/churn.csv, the bundled example table (run once; the CSV is committed).
+"""Generates tunelab/example_data/churn.csv, the bundled example table (its CSV is committed).
 
 It is synthetic on purpose: every column type tunelab handles appears in it (numbers with
 gaps, low- and high-cardinality text, ISO dates, yes/no flags, an identifier), and the

@@ -1,0 +1,100 @@
+"""Batch prediction: a registered model (by name and version or alias) scores a new table."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.training import retry_unless_user_error
+from tunelab.data import load_table
+from tunelab.paths import data_dir as resolve_data_dir
+from tunelab.predict import predict_frame
+from tunelab.registry import ModelRegistry, RegisteredModel
+from tunelab.tables import markdown_table, write_table
+
+
+@task(
+    name="load-registered-model",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_unless_user_error,
+)
+def load_registered_model(registry_root: Path, name: str, version: str) -> RegisteredModel:
+    entry = ModelRegistry(registry_root).load(name, version)
+    get_run_logger().info("Loaded %s v%d (%s)", entry.name, entry.version, entry.metadata["task"])
+    return entry
+
+
+@task(
+    name="load-prediction-data",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_unless_user_error,
+)
+def load_prediction_data(data: str) -> pd.DataFrame:
+    return load_table(data)
+
+
+@task(name="score-rows", cache_policy=NO_CACHE)
+def score_rows(entry: RegisteredModel, frame: pd.DataFrame, extra_columns: str) -> pd.DataFrame:
+    return predict_frame(entry, frame, extra_columns)  # type: ignore[arg-type]
+
+
+def default_output_path(root: Path, entry: RegisteredModel) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return root / "predictions" / f"{entry.name}-v{entry.version}-{stamp}.csv"
+
+
+@flow(name="tunelab-predict", log_prints=True)
+def predict_flow(
+    model_name: str,
+    data: str,
+    version: str = "latest",
+    output: str = "",
+    extra_columns: Literal["error", "ignore"] = "error",
+    data_dir: str = "",
+) -> dict[str, Any]:
+    """Scores `data` with a registered model and writes predictions (and class probabilities).
+
+    Args:
+        model_name: Registered model name.
+        data: CSV or Parquet file to score; it must have the columns the model was trained on.
+        version: Version number, an alias such as "production", or "latest".
+        output: Where to write predictions (.csv or .parquet); default under the data dir.
+        extra_columns: "error" rejects columns unknown to the model; "ignore" drops them.
+        data_dir: Folder holding the registry; default $TUNELAB_HOME, else ./tunelab-data.
+    """
+    root = resolve_data_dir(data_dir or None)
+    entry = load_registered_model(root / "registry", model_name, version)
+    frame = load_prediction_data(data)
+    predictions = score_rows(entry, frame, extra_columns)
+    path = write_table(predictions, Path(output) if output else default_output_path(root, entry))
+    key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
+    if entry.metadata["task"] == "regression":
+        overview = predictions["prediction"].describe().rename("value").reset_index()
+    else:
+        overview = predictions["prediction"].value_counts().head(20).reset_index()
+    create_markdown_artifact(
+        key=f"{key}-predictions",
+        markdown=(
+            f"# Batch prediction with {entry.name} v{entry.version}\n\n"
+            f"{len(predictions)} rows from `{data}` written to `{path}`.\n\n"
+            + markdown_table(overview)
+        ),
+    )
+    get_run_logger().info("Wrote %d predictions to %s", len(predictions), path)
+    return {
+        "name": entry.name,
+        "version": entry.version,
+        "rows": len(predictions),
+        "output": str(path),
+    }

@@ -1,0 +1,73 @@
+"""Shared fixtures: one real Prefect test server per session and small real datasets."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_diabetes, load_wine  # noqa: E402
+
+from tunelab.cli import example_data_path  # noqa: E402
+
+#: Small enough for CI, big enough that every stage does real work.
+TINY_SEARCH = {"max_evals": 3, "outer_folds": 2, "inner_folds": 2, "n_jobs": 1}
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real Prefect API (temporary SQLite database) for every flow run in the session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def churn_csv(tmp_path_factory) -> Path:
+    """300 rows of the bundled example: numbers with gaps, text, dates, an identifier."""
+    frame = pd.read_csv(example_data_path()).head(300)
+    path = tmp_path_factory.mktemp("data") / "churn.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def wine_csv(tmp_path_factory) -> Path:
+    data = load_wine(as_frame=True)
+    frame = data.frame.rename(columns={"target": "cultivar"})
+    frame["cultivar"] = frame["cultivar"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    path = tmp_path_factory.mktemp("data") / "wine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def diabetes_parquet(tmp_path_factory) -> Path:
+    frame = load_diabetes(as_frame=True).frame.head(200)
+    path = tmp_path_factory.mktemp("data") / "diabetes.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_churn(prefect_server, churn_csv, tmp_path_factory) -> dict:
+    """One full binary run shared by the tests that inspect its outputs."""
+    from flows.training import train_flow
+
+    data_dir = tmp_path_factory.mktemp("tunelab-home")
+    result = train_flow(
+        data=str(churn_csv),
+        target="churned",
+        name="churn",
+        seed=3,
+        data_dir=str(data_dir),
+        **TINY_SEARCH,
+    )
+    return {**result, "data_dir": data_dir, "csv": churn_csv}

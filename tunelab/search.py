@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
+from hyperopt.exceptions import AllTrialsFailed
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -254,17 +255,20 @@ def run_search(
         number = len(trials.trials)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fmin(
-                objective,
-                space,
-                algo=algo,
-                max_evals=number + 1,
-                trials=trials,
-                rstate=np.random.default_rng([settings.seed, stream, number]),
-                show_progressbar=False,
-                verbose=False,
-                return_argmin=False,
-            )
+            try:
+                fmin(
+                    objective,
+                    space,
+                    algo=algo,
+                    max_evals=number + 1,
+                    trials=trials,
+                    rstate=np.random.default_rng([settings.seed, stream, number]),
+                    show_progressbar=False,
+                    verbose=False,
+                    return_argmin=False,
+                )
+            except AllTrialsFailed:  # raised after the trial is recorded; failures are data here
+                pass
         if checkpoint is not None:
             write_pickle_atomic(checkpoint, trials)
         if progress is not None:

@@ -22,7 +22,7 @@ def churn():
 
 @pytest.fixture
 def broken_family(monkeypatch):
-    """A real estimator that fails on this data: scaled inputs are negative, MultinomialNB refuses."""
+    """A real estimator that fails here: scaled inputs go negative and MultinomialNB refuses."""
     family = ModelFamily(
         name="naive_bayes",
         params=lambda task: {},

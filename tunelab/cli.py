@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from importlib import resources
 from pathlib import Path
@@ -169,8 +170,28 @@ def dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+class HideUserErrorTracebacks(logging.Filter):
+    """Prefect logs failures with tracebacks; for bad input the message is the whole story."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TunelabError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def install_log_filter() -> None:
+    """The terminal shows one line; the Prefect API (and so the UI) still gets the traceback."""
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(HideUserErrorTracebacks())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    install_log_filter()
     try:
         return dispatch(args)
     except TunelabError as exc:

@@ -8,6 +8,7 @@ uninterrupted one would have.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 import time
@@ -255,7 +256,8 @@ def run_search(
         number = len(trials.trials)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
+            # AllTrialsFailed is raised after the trial is recorded; failures are data here.
+            with contextlib.suppress(AllTrialsFailed):
                 fmin(
                     objective,
                     space,
@@ -267,8 +269,6 @@ def run_search(
                     verbose=False,
                     return_argmin=False,
                 )
-            except AllTrialsFailed:  # raised after the trial is recorded; failures are data here
-                pass
         if checkpoint is not None:
             write_pickle_atomic(checkpoint, trials)
         if progress is not None:

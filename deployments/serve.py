@@ -66,7 +66,13 @@ def local_prefect_server(host: str = "127.0.0.1", port: int = 4200) -> Iterator[
     api_url = f"http://{host}:{port}/api"
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        env={
+            **os.environ,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # The UI calls the API at this address; its default assumes port 4200.
+            "PREFECT_UI_API_URL": api_url,
+            "PREFECT_API_URL": api_url,
+        },
     )
     try:
         wait_for_api(api_url)

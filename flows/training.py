@@ -270,7 +270,7 @@ def train_flow(
     Args:
         data: CSV or Parquet file with one row per example.
         target: Column to predict.
-        name: Registry name; default "<file stem>-<target>".
+        name: Registry name; default: file name stem and target, e.g. churn-churned.
         task: auto, binary, multiclass or regression.
         metric: scikit-learn scorer name; default roc_auc / neg_log_loss / r2 by task.
         max_evals: TPE trials per search (each outer fold and the final search).

@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tunelab.errors import TunelabError
-from tunelab.paths import data_dir as resolve_data_dir
+# Prefect's telemetry heartbeat races the embedded SQLite server at start-up and prints a
+# "database is locked" traceback; it sends nothing useful from here anyway.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from tunelab.errors import TunelabError  # noqa: E402
+from tunelab.paths import data_dir as resolve_data_dir  # noqa: E402
 
 
 def example_data_path() -> Path:
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the Prefect deployments (scheduled + UI)")
     serve.add_argument("--cron", default="0 3 * * *", help="training schedule")
     serve.add_argument("--no-schedule", action="store_true")
+    serve.add_argument("--port", type=int, default=4200, help="port of the local Prefect server")
     return parser
 
 
@@ -166,7 +172,7 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         from deployments.serve import serve_deployments
 
-        serve_deployments(cron=None if args.no_schedule else args.cron)
+        serve_deployments(cron=None if args.no_schedule else args.cron, port=args.port)
     return 0
 
 

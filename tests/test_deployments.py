@@ -186,3 +186,53 @@ def test_ui_custom_run_with_a_parameter_completes(served):
     entry = served.registry.metadata("ui-model")
     assert entry.version == 1
     assert entry.metadata["parameters"]["max_evals"] == TINY["max_evals"]
+
+
+def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(prefect_server, tmp_path):
+    """The work-pool route: `prefect deploy` from prefect.yaml, then a process worker."""
+    repo = Path(__file__).resolve().parents[1]
+    # prefect.yaml's pull step uses {{ $PWD }}: the folder `prefect deploy` runs from.
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "TUNELAB_HOME": str(tmp_path),
+        "PWD": str(repo),
+    }
+
+    def prefect(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "prefect", *args],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    created = prefect("work-pool", "create", "tunelab-process", "--type", "process")
+    assert created.returncode == 0, created.stdout + created.stderr
+    deployed = prefect(
+        "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    server = Served(prefect_server.removesuffix("/api"), prefect_server, tmp_path)
+    train = server.deployment("tunelab-train/train")
+    assert train["entrypoint"] == "flows/training.py:train_flow"
+    assert train["work_pool_name"] == "tunelab-process"
+    assert [s["schedule"]["cron"] for s in train["schedules"]] == ["0 3 * * *"]
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "tunelab-process"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        run = server.trigger("tunelab-train/train", {"name": "from-yaml", **TINY})
+        assert server.wait_for_final_state(run) == "COMPLETED"
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert ModelRegistry(tmp_path / "registry").versions("from-yaml") == [1]

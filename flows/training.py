@@ -44,7 +44,7 @@ SEARCH_SHARE_OF_BUDGET = 0.85
 def retry_unless_user_error(task, task_run, state) -> bool:
     """Retrying cannot fix bad input, but it can outlast a flaky disk or network share."""
     exception = state.result(raise_on_failure=False)
-    return not isinstance(exception, TunelabError)
+    return not isinstance(exception, TunelabError) or exception.retryable
 
 
 @dataclass

@@ -70,12 +70,13 @@ def test_prefect_artifacts_are_published(trained_churn, prefect_server):
 def test_same_seed_gives_same_winner(prefect_server, churn_csv, tmp_path):
     from flows.training import train_flow
 
+    # Two cores: outer folds run in parallel threads, and must still be reproducible.
     options = dict(
         data=str(churn_csv),
         target="churned",
         seed=11,
         families=["linear", "lightgbm", "knn"],
-        **TINY_SEARCH,
+        **{**TINY_SEARCH, "n_jobs": 2},
     )
     first = train_flow(**options, data_dir=str(tmp_path / "a"))
     second = train_flow(**options, data_dir=str(tmp_path / "b"))
@@ -136,3 +137,21 @@ def test_time_budget_stops_early_and_still_registers(prefect_server, churn_csv, 
     total = entry.metadata["trials"]["total"]
     assert 3 <= total < 3 * 500
     assert entry.metadata["elapsed_seconds"] < 60
+
+
+def test_python_api_trains_from_a_dataframe(prefect_server, wine_csv, tmp_path):
+    import tunelab
+
+    frame = pd.read_csv(wine_csv)
+    result = tunelab.train(
+        frame,
+        target="cultivar",
+        name="wine-df",
+        families=["linear"],
+        data_dir=str(tmp_path),
+        **TINY_SEARCH,
+    )
+    assert list(tmp_path.glob("inputs/*.parquet"))
+    scored = tunelab.predict("wine-df", frame.drop(columns=["cultivar"]), data_dir=str(tmp_path))
+    assert (scored["prediction"] == frame["cultivar"]).mean() > 0.8
+    assert result["version"] == 1

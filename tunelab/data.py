@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tunelab.errors import DataValidationError, ParameterError
+from tunelab.errors import DataReadError, DataValidationError, ParameterError
 from tunelab.task import TaskKind
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
@@ -47,7 +47,9 @@ def load_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         raise DataValidationError(f"Data file {str(path)!r} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataValidationError(f"Could not parse {str(path)!r} as CSV: {exc}") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise DataReadError(f"Could not read {str(path)!r}: {exc}") from None
+    except ValueError as exc:
         raise DataValidationError(f"Could not read {str(path)!r}: {exc}") from None
 
 

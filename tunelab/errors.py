@@ -8,9 +8,18 @@ the flows can show the message alone instead of a traceback from deep inside a l
 class TunelabError(Exception):
     """Base class for problems tunelab explains to the user."""
 
+    #: Whether trying again may help (a flaky disk or share), as opposed to fixing the input.
+    retryable = False
+
 
 class DataValidationError(TunelabError, ValueError):
     """The input table (or a parameter that describes it) cannot be used as given."""
+
+
+class DataReadError(TunelabError, OSError):
+    """The file exists but reading it failed at the operating-system level."""
+
+    retryable = True
 
 
 class ParameterError(TunelabError, ValueError):

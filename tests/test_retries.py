@@ -1,0 +1,44 @@
+"""Prefect retries: transient I/O faults are retried, bad input is not."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from prefect import flow
+
+import tunelab.data
+from flows.training import load_and_validate
+from tunelab.errors import DataValidationError
+
+
+@pytest.fixture
+def read_calls(monkeypatch):
+    """Counts reads, and makes the first one fail like a stale network-share handle."""
+    calls = []
+    real_read_csv = pd.read_csv
+
+    def flaky_read_csv(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(116, "Stale file handle")
+        return real_read_csv(path, *args, **kwargs)
+
+    monkeypatch.setattr(tunelab.data.pd, "read_csv", flaky_read_csv)
+    return calls
+
+
+@flow
+def validate_only(data: str, target: str) -> int:
+    return len(load_and_validate(data, target).features)
+
+
+def test_transient_read_error_is_retried(prefect_server, churn_csv, read_calls):
+    assert validate_only(str(churn_csv), "churned") == 300
+    assert len(read_calls) == 2
+
+
+def test_bad_input_is_not_retried(prefect_server, churn_csv, read_calls):
+    read_calls.append("the transient fault is used up")
+    with pytest.raises(DataValidationError, match="Target column 'nope' not found"):
+        validate_only(str(churn_csv), "nope")
+    assert len(read_calls) == 2  # the one real read; no retry of a hopeless input

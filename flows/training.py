@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sklearn.model_selection import train_test_split
 
+from flows.executors import make_task_runner
 from flows.progress import trial_logger
 from pipelines import DataSchema, infer_schema
 from tunelab.atomic import write_json_atomic
@@ -264,6 +265,7 @@ def train_flow(
     trial_timeout: float | None = None,
     data_dir: str = "",
     run_id: str = "",
+    dask_address: str = "",
 ) -> dict[str, Any]:
     """Finds the best pipeline for `target` in `data` and registers it.
 
@@ -285,6 +287,8 @@ def train_flow(
         data_dir: Folder for the registry and run checkpoints; default $TUNELAB_HOME, else
             ./tunelab-data.
         run_id: Reuse a previous run id to resume a crashed run without redoing finished trials.
+        dask_address: Run outer folds on Dask: "local" starts a LocalCluster, or give a
+            scheduler address (tcp://host:8786); empty runs them in threads here.
     """
     logger = get_run_logger()
     started = time.time()
@@ -345,12 +349,24 @@ def train_flow(
 
     splits = outer_splits(split.y_train, outer_settings, outer_folds)
     outer_results: list[OuterFoldResult] = []
-    for batch, deadline in zip(batches, batch_deadlines, strict=True):
-        futures = [
-            outer_fold_task.submit(split, fold, *splits[fold], outer_settings, run_dir, deadline)
-            for fold in batch
-        ]
-        outer_results.extend(future.result() for future in futures)
+    with make_task_runner(dask_address, workers) as runner:
+        for batch, deadline in zip(batches, batch_deadlines, strict=True):
+            futures = [
+                runner.submit(
+                    outer_fold_task,
+                    parameters=dict(
+                        split=split,
+                        fold=fold,
+                        train_idx=splits[fold][0],
+                        val_idx=splits[fold][1],
+                        settings=outer_settings,
+                        run_dir=run_dir,
+                        deadline=deadline,
+                    ),
+                )
+                for fold in batch
+            ]
+            outer_results.extend(future.result() for future in futures)
 
     final = final_search_task(split, final_settings, run_dir, final_deadline)
     model, test_score = refit_and_test(final.best_config, final_settings, split)

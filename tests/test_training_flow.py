@@ -155,3 +155,20 @@ def test_python_api_trains_from_a_dataframe(prefect_server, wine_csv, tmp_path):
     scored = tunelab.predict("wine-df", frame.drop(columns=["cultivar"]), data_dir=str(tmp_path))
     assert (scored["prediction"] == frame["cultivar"]).mean() > 0.8
     assert result["version"] == 1
+
+
+def test_outer_folds_on_a_dask_cluster_match_threads(prefect_server, churn_csv, tmp_path):
+    from flows.training import train_flow
+
+    options = dict(
+        data=str(churn_csv),
+        target="churned",
+        seed=4,
+        families=["linear", "knn"],
+        **{**TINY_SEARCH, "n_jobs": 2},
+    )
+    threads = train_flow(**options, data_dir=str(tmp_path / "threads"))
+    dask = train_flow(**options, data_dir=str(tmp_path / "dask"), dask_address="local")
+    assert dask["outer_cv"]["scores"] == threads["outer_cv"]["scores"]
+    assert dask["best_config"] == threads["best_config"]
+    assert len(list((tmp_path / "dask" / "runs").glob("*/outer-*.result.json"))) == 2

@@ -40,6 +40,12 @@ def _add_search_options(parser: argparse.ArgumentParser, max_evals: int) -> None
     parser.add_argument("--trial-timeout", type=float, default=None, help="seconds per trial")
     parser.add_argument("--data-dir", default="", help="registry and checkpoints folder")
     parser.add_argument("--run-id", default="", help="resume this run")
+    parser.add_argument(
+        "--dask",
+        default="",
+        metavar="ADDRESS",
+        help="run outer folds on Dask: 'local' (LocalCluster) or a scheduler address",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +123,7 @@ def _run_training(args: argparse.Namespace, data: str, target: str) -> dict[str,
         trial_timeout=args.trial_timeout,
         data_dir=args.data_dir,
         run_id=args.run_id,
+        dask_address=args.dask,
     )
 
 

@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.training import retry_unless_user_error
+from flows.retries import retry_unless_user_error
 from tunelab.data import load_table
 from tunelab.paths import data_dir as resolve_data_dir
 from tunelab.predict import predict_frame

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sklearn.model_selection import train_test_split
 
 from flows.executors import make_task_runner
+from flows.planning import check_run_manifest, default_model_name, plan_deadlines, resolve_n_jobs
 from flows.progress import trial_logger
+from flows.reporting import leaderboard_frame, publish_artifacts
+from flows.retries import retry_unless_user_error
 from pipelines import DataSchema, infer_schema
-from tunelab.atomic import write_json_atomic
-from tunelab.errors import ParameterError, TunelabError
+from tunelab.errors import ParameterError
 from tunelab.nested_cv import (
     OuterFoldResult,
     evaluate_outer_fold,
@@ -34,18 +32,9 @@ from tunelab.paths import data_dir as resolve_data_dir
 from tunelab.prepare import PreparedData, prepare_data
 from tunelab.provenance import library_versions
 from tunelab.registry import ModelRegistry, RegisteredModel, new_run_id
-from tunelab.search import SearchResult, SearchSettings, TrialRecord
+from tunelab.search import SearchResult, SearchSettings
 from tunelab.space import describe_space, resolve_families
 from tunelab.task import TaskOption
-
-#: Share of the time budget given to searches; the rest covers refits and registration.
-SEARCH_SHARE_OF_BUDGET = 0.85
-
-
-def retry_unless_user_error(task, task_run, state) -> bool:
-    """Retrying cannot fix bad input, but it can outlast a flaky disk or network share."""
-    exception = state.result(raise_on_failure=False)
-    return not isinstance(exception, TunelabError) or exception.retryable
 
 
 @dataclass
@@ -158,93 +147,6 @@ def register_model(
     entry = ModelRegistry(registry_root).register(name, model, metadata, leaderboard)
     get_run_logger().info("Registered %s v%d at %s", entry.name, entry.version, entry.path)
     return entry
-
-
-def default_model_name(data: str, target: str) -> str:
-    stem = Path(str(data)).name.split(".")[0]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{target}").strip("-.") or "model"
-
-
-def plan_deadlines(
-    start: float, time_budget: float | None, batches: int
-) -> tuple[list[float | None], float | None]:
-    """Shares the search part of the budget evenly: outer-fold batches, then the final search."""
-    if time_budget is None:
-        return [None] * batches, None
-    per_phase = time_budget * SEARCH_SHARE_OF_BUDGET / (batches + 1)
-    return [start + per_phase * (i + 1) for i in range(batches)], start + per_phase * (batches + 1)
-
-
-def check_run_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    """Resuming is only sound on the same data with the same settings."""
-    path = run_dir / "run.json"
-    if path.exists():
-        previous = json.loads(path.read_text())
-        changed = sorted(k for k in manifest if previous.get(k) != manifest[k])
-        if changed:
-            details = ", ".join(f"{k}: {previous.get(k)!r} -> {manifest[k]!r}" for k in changed)
-            raise ParameterError(
-                f"Run {run_dir.name!r} was started with different settings ({details}); "
-                "use a new run id"
-            )
-    else:
-        write_json_atomic(path, manifest)
-
-
-def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
-    frame = pd.DataFrame([r.to_row() for r in records])
-    return frame.sort_values(["search", "score"], ascending=[True, False], na_position="last")
-
-
-def summary_markdown(entry: RegisteredModel) -> str:
-    meta = entry.metadata
-    trials = meta["trials"]
-    outer = meta["metrics"]["outer_cv"]
-    rows = "\n".join(
-        f"| {f['fold']} | {f['family']} | {f['score']:.4f} | {f['inner_best_score']:.4f} |"
-        for f in meta["metrics"]["outer_folds"]
-    )
-    return f"""# {entry.name} v{entry.version}
-
-**Task** {meta["task"]} · **target** `{meta["target"]}` · **metric** `{meta["metric"]}` \
-· **seed** {meta["seed"]}
-
-| estimate | value |
-|---|---|
-| nested CV (outer folds) mean ± std | {outer["mean"]:.4f} ± {outer["std"]:.4f} |
-| outer-fold range | {outer["min"]:.4f} – {outer["max"]:.4f} |
-| held-out test score | {meta["metrics"]["test_score"]:.4f} |
-| final search best inner CV | {meta["metrics"]["final_inner_cv"]:.4f} |
-
-Winner: **{meta["best"]["family"]}** `{meta["best"]["config"]}`
-
-| outer fold | chosen family | outer score | inner best |
-|---|---|---|---|
-{rows}
-
-Trials: {trials["total"]} ({trials["failed"]} failed, {trials["skipped"]} skipped).
-Stored at `{entry.path}`.
-"""
-
-
-def publish_artifacts(entry: RegisteredModel, leaderboard: pd.DataFrame) -> None:
-    key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
-    create_markdown_artifact(
-        key=f"{key}-summary",
-        markdown=summary_markdown(entry),
-        description=f"tunelab {entry.name} v{entry.version}",
-    )
-    table = leaderboard.head(200).astype(object).where(leaderboard.head(200).notna(), None)
-    create_table_artifact(
-        key=f"{key}-leaderboard",
-        table=table.to_dict(orient="records"),
-        description=f"Trials behind {entry.name} v{entry.version}",
-    )
-
-
-def resolve_n_jobs(n_jobs: int) -> int:
-    cores = os.cpu_count() or 1
-    return cores if n_jobs is None or n_jobs <= 0 else n_jobs
 
 
 @flow(name="tunelab-train", log_prints=True)

@@ -234,15 +234,12 @@ def run_search(
     space = build_space(settings.schema.task, list(settings.families))
     trials = load_trials(checkpoint)
 
-    def history() -> list[TrialRecord]:
-        return [record_from_trial(label, t) for t in trials.trials if t["result"].get("status")]
-
-    objective = _Objective(X, y, settings, deadline, history)
+    records = [record_from_trial(label, t) for t in trials.trials if t["result"].get("status")]
+    objective = _Objective(X, y, settings, deadline, lambda: records)
     # Each search (outer fold, final) gets its own random stream so they do not mirror each other.
     stream = zlib.crc32(label.encode())
     algo = partial(tpe.suggest, n_startup_jobs=min(20, max(3, settings.max_evals // 3)))
     while True:
-        records = history()
         evaluated = sum(r.status != "skipped" for r in records)
         best = best_record(records)
         if evaluated >= settings.max_evals:
@@ -269,12 +266,11 @@ def run_search(
                     verbose=False,
                     return_argmin=False,
                 )
+        records.append(record_from_trial(label, trials.trials[-1]))
         if checkpoint is not None:
             write_pickle_atomic(checkpoint, trials)
         if progress is not None:
-            latest = record_from_trial(label, trials.trials[-1])
-            progress(latest, best_record(history()), settings.max_evals)
-    records = history()
+            progress(records[-1], best_record(records), settings.max_evals)
     best = best_record(records)
     if best is None:
         errors = "; ".join(sorted({r.error for r in records if r.error})[:3])

@@ -42,7 +42,8 @@ Winner: **{meta["best"]["family"]}** `{meta["best"]["config"]}`
 |---|---|---|---|
 {rows}
 
-Trials: {trials["total"]} ({trials["failed"]} failed, {trials["skipped"]} skipped).
+Trials: {trials["total"]} ({trials["pruned"]} pruned early, {trials["failed"]} failed, \
+{trials["skipped"]} skipped).
 Stored at `{entry.path}`.
 """
 

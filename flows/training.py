@@ -321,6 +321,7 @@ def train_flow(
             "total": len(records),
             "failed": sum(r.status == "failed" for r in records),
             "skipped": sum(r.status == "skipped" for r in records),
+            "pruned": sum(r.status == "pruned" for r in records),
         },
         "elapsed_seconds": time.time() - started,
     }

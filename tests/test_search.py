@@ -85,3 +85,33 @@ def test_resumed_search_keeps_finished_trials_and_matches_an_uninterrupted_one(c
     assert resumed.trials[:4] == before
     assert [t.config for t in resumed.trials] == [t.config for t in straight.trials]
     assert [t.score for t in resumed.trials] == [t.score for t in straight.trials]
+
+
+def test_clearly_worse_trials_are_pruned_after_their_first_fold(churn, monkeypatch):
+    """A constant-probability model (ROC AUC 0.5) need not finish its folds once a real one won."""
+    from sklearn.dummy import DummyClassifier
+
+    dummy = ModelFamily(
+        name="dummy", params=lambda task: {}, build=lambda p, t, s, n: DummyClassifier()
+    )
+    monkeypatch.setitem(FAMILIES, "dummy", dummy)
+    X, y, schema = churn
+    search_settings = SearchSettings(
+        schema=schema,
+        families=("dummy", "linear"),
+        metric="roc_auc",
+        inner_folds=3,
+        max_evals=10,
+        seed=2,
+    )
+    trials = run_search(X, y, search_settings, label="s").trials
+    first_linear = next(t.number for t in trials if t.family == "linear" and t.status == "ok")
+    later_dummies = [t for t in trials if t.family == "dummy" and t.number > first_linear]
+    assert later_dummies, "the seed should propose the dummy family after a linear trial"
+    assert all(t.status == "pruned" and "after 1 of 3 folds" in t.error for t in later_dummies)
+    assert len(trials) == 10  # pruned trials count as evaluated
+
+    unpruned = run_search(
+        X, y, SearchSettings(**{**search_settings.__dict__, "prune": False}), label="s"
+    ).trials
+    assert not any(t.status == "pruned" for t in unpruned)

@@ -48,6 +48,8 @@ class SearchSettings:
     seed: int
     n_jobs: int = 1
     trial_timeout: float | None = None
+    #: Stop a trial between inner folds once it is clearly worse than the best so far.
+    prune: bool = True
 
 
 @dataclass
@@ -55,7 +57,7 @@ class TrialRecord:
     search: str
     number: int
     family: str
-    status: str  # "ok", "failed" or "skipped"
+    status: str  # "ok", "pruned", "failed" or "skipped"
     score: float | None
     score_std: float | None
     fit_seconds: float
@@ -99,7 +101,7 @@ def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
         search=label,
         number=int(trial["tid"]),
         family=result.get("family", "?"),
-        status="ok" if result.get("status") == STATUS_OK else result.get("outcome", "failed"),
+        status=result.get("outcome") or ("ok" if result.get("status") == STATUS_OK else "failed"),
         score=result.get("score"),
         score_std=result.get("score_std"),
         fit_seconds=float(result.get("fit_seconds", 0.0)),
@@ -135,6 +137,23 @@ def best_record(records: list[TrialRecord]) -> TrialRecord | None:
     return max(ok, key=lambda r: (r.score, -r.number)) if ok else None
 
 
+def score_fields(scores: list[float]) -> dict[str, float]:
+    mean = float(np.mean(scores))
+    return {"loss": -mean, "score": mean, "score_std": float(np.std(scores))}
+
+
+def is_hopeless(scores: list[float], best: TrialRecord | None) -> bool:
+    """After some folds, is this trial clearly worse than the best one so far?
+
+    "Clearly" means below the best mean by more than three of its fold standard deviations
+    (and at least 2 % of its magnitude), so noise alone rarely prunes a competitive trial.
+    """
+    if best is None or not all(math.isfinite(s) for s in scores):
+        return False
+    margin = max(3 * (best.score_std or 0.0), 0.02 * abs(best.score), 1e-9)
+    return float(np.mean(scores)) < best.score - margin
+
+
 class _Objective:
     """Scores one configuration by inner cross-validation; never raises for a bad trial."""
 
@@ -146,13 +165,8 @@ class _Objective:
         deadline: float | None,
         history: Callable[[], list[TrialRecord]],
     ):
-        self.X, self.y, self.settings, self.deadline, self.history = (
-            X,
-            y,
-            settings,
-            deadline,
-            history,
-        )
+        self.X, self.y, self.settings = X, y, settings
+        self.deadline, self.history = deadline, history
         cv = make_cv(settings.schema.task, settings.inner_folds, settings.seed)
         self.splits = list(cv.split(X, y))
         self.scorer = get_scorer(settings.metric)
@@ -170,14 +184,24 @@ class _Objective:
                 "error": "family dropped after repeated failures",
                 "fit_seconds": 0.0,
             }
-        may_cut = best_record(records) is not None
+        best = best_record(records)
         start = time.perf_counter()
         scores: list[float] = []
         try:
             for fold, (train_idx, val_idx) in enumerate(self.splits):
                 scores.append(self._score_fold(config, train_idx, val_idx))
-                if fold + 1 < len(self.splits):
-                    self._check_limits(start, may_cut)
+                if fold + 1 == len(self.splits):
+                    break
+                self._check_limits(start, may_cut=best is not None)
+                if self.settings.prune and is_hopeless(scores, best):
+                    return {
+                        **base,
+                        **score_fields(scores),
+                        "status": STATUS_OK,  # TPE still learns that this region is poor
+                        "outcome": "pruned",
+                        "error": f"pruned after {len(scores)} of {len(self.splits)} folds",
+                        "fit_seconds": time.perf_counter() - start,
+                    }
             if not all(math.isfinite(s) for s in scores):
                 raise ValueError(f"non-finite fold scores {scores}")
         except Exception as exc:  # a failing trial is data, not a crash
@@ -188,13 +212,10 @@ class _Objective:
                 "error": f"{type(exc).__name__}: {exc}"[:500],
                 "fit_seconds": time.perf_counter() - start,
             }
-        mean = float(np.mean(scores))
         return {
             **base,
+            **score_fields(scores),
             "status": STATUS_OK,
-            "loss": -mean,
-            "score": mean,
-            "score_std": float(np.std(scores)),
             "fit_seconds": time.perf_counter() - start,
         }
 

@@ -11,8 +11,12 @@ from typing import Any
 from tunelab.atomic import write_json_atomic
 from tunelab.errors import ParameterError
 
-#: Share of the time budget given to searches; the rest covers refits and registration.
+#: Share of the time budget the outer-fold searches are planned in; the rest is what the final
+#: search, refit and registration may need at most.
 SEARCH_SHARE_OF_BUDGET = 0.85
+
+#: Seconds kept after the final search for registration, artifacts and the flow's tear-down.
+FIXED_RESERVE_SECONDS = 1.0
 
 
 def default_model_name(data: str, target: str) -> str:
@@ -20,14 +24,33 @@ def default_model_name(data: str, target: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{target}").strip("-.") or "model"
 
 
-def plan_deadlines(
+def plan_outer_deadlines(
     start: float, time_budget: float | None, batches: int
-) -> tuple[list[float | None], float | None]:
-    """Shares the search part of the budget evenly: outer-fold batches, then the final search."""
+) -> list[float | None]:
+    """Gives each outer-fold batch, and the final search after them, an even share of the budget."""
     if time_budget is None:
-        return [None] * batches, None
+        return [None] * batches
     per_phase = time_budget * SEARCH_SHARE_OF_BUDGET / (batches + 1)
-    return [start + per_phase * (i + 1) for i in range(batches)], start + per_phase * (batches + 1)
+    return [start + per_phase * (i + 1) for i in range(batches)]
+
+
+def final_search_deadline(
+    start: float, time_budget: float | None, fold_fit_seconds: list[float]
+) -> float | None:
+    """Ends the final search as late as the refit that follows it allows.
+
+    A fixed share under-uses long budgets on fast data and over-runs short ones on slow data,
+    so the reserve is sized from the slowest single-fold fit the outer searches measured: about
+    one fold for the trial in flight at the deadline (trials stop between folds), one for the
+    refit on all training rows, plus a fixed second, and never more than the planned share.
+    """
+    if time_budget is None:
+        return None
+    cap = time_budget * (1 - SEARCH_SHARE_OF_BUDGET)
+    if not fold_fit_seconds:
+        return start + time_budget - cap
+    reserve = FIXED_RESERVE_SECONDS + 2 * max(fold_fit_seconds)
+    return start + time_budget - min(reserve, cap)
 
 
 def check_run_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +10,21 @@ import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sklearn.model_selection import train_test_split
 
 from flows.executors import make_task_runner
-from flows.planning import check_run_manifest, default_model_name, plan_deadlines, resolve_n_jobs
+from flows.planning import (
+    check_run_manifest,
+    default_model_name,
+    final_search_deadline,
+    plan_outer_deadlines,
+    resolve_n_jobs,
+)
 from flows.progress import trial_logger
 from flows.reporting import leaderboard_frame, publish_artifacts
 from flows.retries import retry_unless_user_error
 from pipelines import DataSchema, infer_schema
 from tunelab.errors import ParameterError
+from tunelab.holdout import HoldoutSplit, split_holdout
 from tunelab.nested_cv import (
     OuterFoldResult,
     evaluate_outer_fold,
@@ -35,14 +40,6 @@ from tunelab.registry import ModelRegistry, RegisteredModel, new_run_id
 from tunelab.search import SearchResult, SearchSettings
 from tunelab.space import describe_space, resolve_families
 from tunelab.task import TaskOption
-
-
-@dataclass
-class HoldoutSplit:
-    X_train: pd.DataFrame
-    X_test: pd.DataFrame
-    y_train: pd.Series
-    y_test: pd.Series
 
 
 @task(
@@ -70,15 +67,7 @@ def load_and_validate(data: str, target: str, **options: Any) -> PreparedData:
 @task(name="holdout-split", cache_policy=NO_CACHE)
 def holdout_split(prepared: PreparedData, test_size: float, seed: int) -> HoldoutSplit:
     """The test rows leave here and are not touched again until the final score."""
-    stratify = None if prepared.task == "regression" else prepared.target
-    X_train, X_test, y_train, y_test = train_test_split(
-        prepared.features,
-        prepared.target,
-        test_size=test_size,
-        random_state=seed,
-        stratify=stratify,
-    )
-    return HoldoutSplit(X_train, X_test, y_train, y_test)
+    return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
 
 
 @task(name="outer-fold", task_run_name="outer-fold-{fold}", cache_policy=NO_CACHE)
@@ -247,7 +236,7 @@ def train_flow(
     outer_settings = SearchSettings(**base, n_jobs=max(1, cores // workers))
     final_settings = SearchSettings(**base, n_jobs=cores)
     batches = [list(range(outer_folds))[i : i + workers] for i in range(0, outer_folds, workers)]
-    batch_deadlines, final_deadline = plan_deadlines(started, time_budget, len(batches))
+    batch_deadlines = plan_outer_deadlines(started, time_budget, len(batches))
 
     splits = outer_splits(split.y_train, outer_settings, outer_folds)
     outer_results: list[OuterFoldResult] = []
@@ -270,6 +259,10 @@ def train_flow(
             ]
             outer_results.extend(future.result() for future in futures)
 
+    fold_seconds = [
+        t.fit_seconds / inner_folds for r in outer_results for t in r.trials if t.status == "ok"
+    ]
+    final_deadline = final_search_deadline(started, time_budget, fold_seconds)
     final = final_search_task(split, final_settings, run_dir, final_deadline)
     model, test_score = refit_and_test(final.best_config, final_settings, split)
 

@@ -39,7 +39,7 @@ def build_pipeline(
     pipeline = Pipeline(
         [
             ("preprocess", make_preprocessor(schema, scale=family.needs_scaling, seed=seed)),
-            ("select", make_selector(config["feature_selection"], schema.task, seed)),
+            ("select", make_selector(config["feature_selection"], schema.task, seed, n_jobs)),
             ("model", family.build(model_params, schema.task, seed, n_jobs)),
         ]
     )

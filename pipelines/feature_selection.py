@@ -4,37 +4,80 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.feature_selection import (
     SelectFromModel,
+    SelectorMixin,
     SelectPercentile,
-    VarianceThreshold,
     f_classif,
     f_regression,
 )
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from models.distributions import Choice, Distribution, Uniform
 
 #: Each method's own hyperparameters; "none" keeps every feature.
 SELECTION_METHODS: dict[str, dict[str, Distribution]] = {
     "none": {},
-    "variance": {"threshold": Uniform(0.0, 0.05)},
+    # Share of rows that must differ from a column's most common value for it to be kept.
+    "near_constant": {"threshold": Uniform(0.0, 0.05)},
     "percentile": {"percentile": Uniform(25, 100, integer=True)},
     "model": {"threshold": Choice(("mean", "median", "0.5*mean"))},
 }
 
+#: Bounds on the importance forest of the ``model`` selector: it only ranks features, so
+#: shallow trees suffice, and unbounded ones cost more than the model they select for.
+IMPORTANCE_FOREST = {"n_estimators": 50, "max_depth": 8, "max_samples": 0.3, "bootstrap": True}
 
-def make_selector(config: dict[str, Any], task: str, seed: int) -> Any:
+
+class QuasiConstantFilter(SelectorMixin, BaseEstimator):
+    """Drops columns where (nearly) every row holds the same value.
+
+    Why not ``VarianceThreshold``: an absolute variance threshold depends on each column's
+    unit (tree families see unscaled features), so the same threshold keeps a noisy column of
+    large scale and drops every column of data measured in small units, until nothing is
+    left and the trial fails. The share of rows that differ from the column's most common value
+    does not depend on scale. The most varied column is always kept, so the step never empties.
+    """
+
+    def __init__(self, threshold: float = 0.0):
+        self.threshold = threshold
+
+    def fit(self, X: Any, y: Any = None) -> QuasiConstantFilter:
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        self.minority_share_ = np.array([_minority_share(column) for column in X.T])
+        keep = self.minority_share_ > self.threshold
+        if not keep.any():
+            keep[int(np.argmax(self.minority_share_))] = True
+        self.support_ = keep
+        return self
+
+    def _get_support_mask(self) -> np.ndarray:
+        check_is_fitted(self)
+        return self.support_
+
+
+def _minority_share(column: np.ndarray) -> float:
+    """Share of rows whose value is not the column's most common one (NaN counts as a value)."""
+    if len(column) == 0:
+        return 0.0
+    _, counts = np.unique(column, return_counts=True, equal_nan=True)
+    return 1.0 - counts.max() / len(column)
+
+
+def make_selector(config: dict[str, Any], task: str, seed: int, n_jobs: int = 1) -> Any:
     method = config["method"]
     if method == "none":
         return "passthrough"
-    if method == "variance":
-        return VarianceThreshold(threshold=config["threshold"])
+    if method == "near_constant":
+        return QuasiConstantFilter(threshold=config["threshold"])
     if method == "percentile":
         score_func = f_regression if task == "regression" else f_classif
         return SelectPercentile(score_func, percentile=config["percentile"])
     if method == "model":
         forest_cls = ExtraTreesRegressor if task == "regression" else ExtraTreesClassifier
-        forest = forest_cls(n_estimators=50, random_state=seed, n_jobs=1)
+        forest = forest_cls(**IMPORTANCE_FOREST, random_state=seed, n_jobs=n_jobs)
         return SelectFromModel(forest, threshold=config["threshold"])
     raise ValueError(f"Unknown feature selection method {method!r}")

@@ -9,6 +9,7 @@ from hyperopt.pyll.stochastic import sample
 
 from models import FAMILIES
 from pipelines import build_pipeline, infer_schema
+from pipelines.feature_selection import make_selector
 from tunelab.space import build_space
 
 
@@ -80,3 +81,32 @@ def test_random_configurations_from_the_space_build(seed):
     config = sample(build_space("binary", list(FAMILIES)), rng=np.random.default_rng(seed))
     model = build_pipeline(config, schema, seed=seed).fit(frame, y)
     assert model.predict(frame).shape == (len(frame),)
+
+
+def test_near_constant_filter_is_scale_free_and_never_empties():
+    """Columns in small units (variance ~0.002) stay; constant and rare-value columns go."""
+    rng = np.random.default_rng(0)
+    tiny_scale = rng.normal(scale=0.05, size=(200, 3))
+    constant = np.zeros((200, 1))
+    rare = np.r_[np.ones(2), np.zeros(198)][:, None]
+    X = np.hstack([tiny_scale, constant, rare])
+    selector = make_selector({"method": "near_constant", "threshold": 0.05}, "binary", seed=0)
+    assert selector.fit(X).get_support().tolist() == [True, True, True, False, False]
+
+    only_constant = make_selector({"method": "near_constant", "threshold": 0.05}, "binary", 0)
+    assert only_constant.fit_transform(np.hstack([constant, rare])).shape == (200, 1)
+
+
+def test_near_constant_selection_fits_small_scale_regression_data():
+    """The old absolute variance threshold failed every trial on data like this."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(scale=0.05, size=(150, 4)), columns=list("abcd"))
+    y = pd.Series(frame["a"] * 10 + rng.normal(size=150), name="y")
+    schema = infer_schema(frame, y, "regression")
+    config = {
+        "model": {"family": "random_forest", "n_estimators": 20},
+        "feature_selection": {"method": "near_constant", "threshold": 0.05},
+    }
+    model = build_pipeline(config, schema, seed=0).fit(frame, y)
+    assert model.named_steps["select"].get_support().all()
+    assert model.score(frame, y) > 0.5

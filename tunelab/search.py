@@ -142,6 +142,19 @@ def score_fields(scores: list[float]) -> dict[str, float]:
     return {"loss": -mean, "score": mean, "score_std": float(np.std(scores))}
 
 
+def startup_trials(settings: SearchSettings, deadline: float | None) -> int:
+    """Random trials before TPE starts to model the history.
+
+    A third of ``max_evals`` (at most hyperopt's default 20) when the count is what ends the
+    search. Under a deadline ``max_evals`` says little about how many trials will run, and 20
+    random ones can be all a short budget allows, so then about one per family is enough.
+    """
+    by_count = min(20, max(3, settings.max_evals // 3))
+    if deadline is None:
+        return by_count
+    return min(by_count, max(3, len(settings.families)))
+
+
 def is_hopeless(scores: list[float], best: TrialRecord | None) -> bool:
     """After some folds, is this trial clearly worse than the best one so far?
 
@@ -259,7 +272,7 @@ def run_search(
     objective = _Objective(X, y, settings, deadline, lambda: records)
     # Each search (outer fold, final) gets its own random stream so they do not mirror each other.
     stream = zlib.crc32(label.encode())
-    algo = partial(tpe.suggest, n_startup_jobs=min(20, max(3, settings.max_evals // 3)))
+    algo = partial(tpe.suggest, n_startup_jobs=startup_trials(settings, deadline))
     while True:
         evaluated = sum(r.status != "skipped" for r in records)
         best = best_record(records)

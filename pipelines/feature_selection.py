@@ -32,7 +32,7 @@ SELECTION_METHODS: dict[str, dict[str, Distribution]] = {
 IMPORTANCE_FOREST = {"n_estimators": 50, "max_depth": 8, "max_samples": 0.3, "bootstrap": True}
 
 
-class QuasiConstantFilter(SelectorMixin, BaseEstimator):
+class NearConstantFilter(SelectorMixin, BaseEstimator):
     """Drops columns where (nearly) every row holds the same value.
 
     Why not ``VarianceThreshold``: an absolute variance threshold depends on each column's
@@ -45,7 +45,7 @@ class QuasiConstantFilter(SelectorMixin, BaseEstimator):
     def __init__(self, threshold: float = 0.0):
         self.threshold = threshold
 
-    def fit(self, X: Any, y: Any = None) -> QuasiConstantFilter:
+    def fit(self, X: Any, y: Any = None) -> NearConstantFilter:
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         self.minority_share_ = np.array([_minority_share(column) for column in X.T])
         keep = self.minority_share_ > self.threshold
@@ -72,7 +72,7 @@ def make_selector(config: dict[str, Any], task: str, seed: int, n_jobs: int = 1)
     if method == "none":
         return "passthrough"
     if method == "near_constant":
-        return QuasiConstantFilter(threshold=config["threshold"])
+        return NearConstantFilter(threshold=config["threshold"])
     if method == "percentile":
         score_func = f_regression if task == "regression" else f_classif
         return SelectPercentile(score_func, percentile=config["percentile"])

@@ -39,6 +39,7 @@ import _common
 import pandas as pd
 from sklearn.metrics import get_scorer
 
+from flows.planning import outer_fold_parallelism
 from pipelines import build_pipeline, infer_schema
 from tunelab.nested_cv import fit_and_score
 from tunelab.search import (
@@ -194,7 +195,7 @@ def part_flow(args: argparse.Namespace, frame: pd.DataFrame) -> None:
     run_dir = work / "runs" / result["run_id"]
     metadata = json.loads((Path(result["path"]) / "metadata.json").read_text())
     cores = metadata["parameters"]["n_jobs"]
-    workers = min(cores, args.outer_folds)
+    workers, cores_per_fold = outer_fold_parallelism(cores, args.outer_folds)
     X_all = frame.drop(columns=["target"])
     y_all = frame["target"]
     X_train, y_train = X_all.loc[result["train_rows"]], y_all.loc[result["train_rows"]]
@@ -208,7 +209,7 @@ def part_flow(args: argparse.Namespace, frame: pd.DataFrame) -> None:
         max_evals=args.flow_max_evals,
         seed=args.seed,
     )
-    outer_settings = SearchSettings(**base, n_jobs=max(1, cores // workers))
+    outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
     final_settings = SearchSettings(**base, n_jobs=cores)
 
     rows = []

@@ -69,6 +69,12 @@ def check_run_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
         write_json_atomic(path, manifest)
 
 
+def outer_fold_parallelism(cores: int, outer_folds: int) -> tuple[int, int]:
+    """(outer folds run at once, cores each): folds are independent, so they get cores first."""
+    workers = min(cores, outer_folds)
+    return workers, max(1, cores // workers)
+
+
 def resolve_n_jobs(n_jobs: int) -> int:
     cores = os.cpu_count() or 1
     return cores if n_jobs is None or n_jobs <= 0 else n_jobs

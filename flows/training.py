@@ -16,6 +16,7 @@ from flows.planning import (
     check_run_manifest,
     default_model_name,
     final_search_deadline,
+    outer_fold_parallelism,
     plan_outer_deadlines,
     resolve_n_jobs,
 )
@@ -223,7 +224,7 @@ def train_flow(
     logger.info("Run %s: checkpoints in %s", run_id, run_dir)
 
     cores = resolve_n_jobs(n_jobs)
-    workers = min(cores, outer_folds)
+    workers, cores_per_fold = outer_fold_parallelism(cores, outer_folds)
     base = dict(
         schema=schema,
         families=tuple(family_names),
@@ -233,7 +234,7 @@ def train_flow(
         seed=seed,
         trial_timeout=trial_timeout,
     )
-    outer_settings = SearchSettings(**base, n_jobs=max(1, cores // workers))
+    outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
     final_settings = SearchSettings(**base, n_jobs=cores)
     batches = [list(range(outer_folds))[i : i + workers] for i in range(0, outer_folds, workers)]
     batch_deadlines = plan_outer_deadlines(started, time_budget, len(batches))

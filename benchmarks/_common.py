@@ -1,51 +1,57 @@
-"""Helpers shared by the benchmark scripts (datasets, tables, timing, memory).
+"""Helpers shared by the benchmark scripts: datasets, timed subprocesses, tables, machine state.
 
 Not a test module and not part of the package: each script imports it as ``_common`` because
-``python benchmarks/X.py`` puts ``benchmarks/`` first on ``sys.path``.
+``python benchmarks/X.py`` puts ``benchmarks/`` first on ``sys.path``. Nothing here
+re-implements tunelab's procedure: the scripts call ``tunelab run`` (a subprocess),
+``tunelab.train`` or ``tunelab.engine.train``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # flows/ is importable from a checkout even if not installed
-    sys.path.insert(0, str(REPO_ROOT))
+#: The real public tables (never copied into the repository); ``--data`` overrides.
+DEFAULT_DATA_DIR = (REPO_ROOT / ".." / "shared" / "datasets").resolve()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-#: Datasets that ship with scikit-learn or tunelab, so every benchmark runs offline.
-OFFLINE_DATASETS = ("breast_cancer", "wine", "diabetes", "digits", "churn")
+
+# --------------------------------------------------------------------------- datasets
 
 
-def load_dataset(name: str) -> tuple[pd.DataFrame, str]:
-    """A whole table (features and target) and the target column's name."""
-    if name == "churn":
-        from tunelab.cli import example_data_path
+def read_manifest(data_dir: str | Path) -> list[dict[str, Any]]:
+    """``manifest.json`` of the datasets folder: name, file, target, task per table."""
+    path = Path(data_dir) / "manifest.json"
+    if not path.is_file():
+        raise SystemExit(f"no manifest.json in {data_dir} (pass --data PATH)")
+    return json.loads(path.read_text())
 
-        return pd.read_csv(example_data_path()), "churned"
-    from sklearn import datasets
 
-    loaders = {
-        "breast_cancer": datasets.load_breast_cancer,
-        "wine": datasets.load_wine,
-        "diabetes": datasets.load_diabetes,
-        "digits": datasets.load_digits,
-    }
-    if name not in loaders:
-        raise SystemExit(f"unknown dataset {name!r}; choose from {', '.join(OFFLINE_DATASETS)}")
-    frame = loaders[name](as_frame=True).frame
-    return frame, "target"
+def pick_datasets(data_dir: str | Path, names: str | None) -> list[dict[str, Any]]:
+    entries = read_manifest(data_dir)
+    if not names or names == "all":
+        return entries
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    by_name = {e["name"]: e for e in entries}
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown dataset(s) {unknown}; manifest has {sorted(by_name)}")
+    return [by_name[n] for n in wanted]
 
 
 def synthetic_frame(
@@ -57,29 +63,115 @@ def synthetic_frame(
     informative = min(informative, columns)
     if task == "regression":
         X, y = make_regression(
-            n_samples=rows,
-            n_features=columns,
-            n_informative=informative,
-            noise=10.0,
+            n_samples=rows, n_features=columns, n_informative=informative, noise=10.0,
             random_state=seed,
-        )
+        )  # fmt: skip
     else:
         X, y = make_classification(
-            n_samples=rows,
-            n_features=columns,
-            n_informative=informative,
-            n_redundant=min(5, columns - informative),
-            n_classes=2 if task == "binary" else 3,
-            flip_y=0.05,
-            random_state=seed,
-        )
+            n_samples=rows, n_features=columns, n_informative=informative,
+            n_redundant=min(5, columns - informative), n_classes=2 if task == "binary" else 3,
+            flip_y=0.05, random_state=seed,
+        )  # fmt: skip
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(columns)])
     frame["target"] = y
     return frame, "target"
 
 
+def resampled_bank_churn(data_dir: str | Path, rows: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """``bank_churn`` grown to ``rows`` rows: rows drawn with replacement (fixed seed), then
+    Gaussian noise of 2% of the column's standard deviation added to every numeric column with
+    more than 20 distinct values (CreditScore, Age, Balance, EstimatedSalary; integers stay
+    integers; zero balances stay zero). Identifiers, categoricals, 0/1 flags and the target are copied as drawn."""
+    frame = pd.read_csv(Path(data_dir) / "bank_churn.csv")
+    rng = np.random.default_rng(seed)
+    out = frame.iloc[rng.integers(0, len(frame), rows)].reset_index(drop=True)
+    for column in ("CreditScore", "Age", "Balance", "EstimatedSalary"):
+        values = out[column].astype(float)
+        noisy = values + rng.normal(0.0, 0.02 * values.std(), rows) * (values != 0)
+        if pd.api.types.is_integer_dtype(frame[column]):
+            noisy = noisy.round().clip(lower=frame[column].min())
+            out[column] = noisy.astype(frame[column].dtype)
+        else:
+            out[column] = noisy.clip(lower=0.0).round(2)
+    out["RowNumber"] = np.arange(1, rows + 1)
+    return out
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+@dataclass
+class Timed:
+    """A command run to its exit, timed from outside (``perf_counter`` before spawn / after
+    exit), with the machine's load average at start and end."""
+
+    argv: list[str]
+    returncode: int
+    wall: float
+    stdout: str
+    stderr: str
+    load_start: str
+    load_end: str
+    timed_out: bool = False
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join((self.stderr or self.stdout).strip().splitlines()[-lines:])
+
+
+def run_timed(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    cwd: str | Path | None = None,
+) -> Timed:
+    load_start = load_average()
+    start = time.perf_counter()
+    timed_out = False
+    try:
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd
+        )
+        code, out, err = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        timed_out = True
+        code = -9
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+    wall = time.perf_counter() - start
+    return Timed(list(argv), code, wall, out, err, load_start, load_average(), timed_out)
+
+
+def tunelab_command() -> list[str]:
+    """The installed ``tunelab`` console script, as a user types it."""
+    found = shutil.which("tunelab")
+    if not found:
+        raise SystemExit("the tunelab command is not on PATH: pip install -e .")
+    return [found]
+
+
+def bench_env(prefect_home: str | Path | None = None) -> dict[str, str]:
+    """The caller's environment; with ``prefect_home`` Prefect's embedded server keeps its
+    SQLite database there instead of ~/.prefect (so test suites on the machine don't share it)."""
+    env = dict(os.environ)
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if prefect_home is not None:
+        env["PREFECT_HOME"] = str(prefect_home)
+    return env
+
+
+def registered_metadata(data_dir: str | Path, name: str) -> dict[str, Any] | None:
+    """The latest registered version's metadata.json, read as a file (no tunelab import)."""
+    root = Path(data_dir) / "registry" / name
+    versions = sorted(root.glob("v*/metadata.json"), key=lambda p: int(p.parent.name[1:]))
+    return json.loads(versions[-1].read_text()) if versions else None
+
+
+# --------------------------------------------------------------------------- output
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """A plain fixed-width table; floats get 4 significant decimals."""
+    """A plain fixed-width table; floats get 4 decimals."""
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
@@ -97,8 +189,8 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
     widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(columns)]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    out = [line, rule]
-    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in body]
+    out = [line.rstrip(), rule]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in body]
     return "\n".join(out)
 
 
@@ -120,21 +212,15 @@ def machine_line() -> str:
 
 def git_revision() -> str:
     """The tunelab commit measured (the code under test changes between runs)."""
-    import subprocess
-
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "log", "-1", "--format=%h %s"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
         dirty = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", ".", ":!benchmarks"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{out}{' (+ uncommitted changes)' if dirty else ''}" or "unknown"
@@ -170,54 +256,3 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
-
-
-def prefect_task_times(flow_run_id: Any) -> list[dict[str, Any]]:
-    """Start/end of every task run of the flow run, as the Prefect API recorded them."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_run(flow_run_id)
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    origin = flow_run.start_time
-    rows = []
-    for run in sorted(runs, key=lambda r: r.start_time or origin):
-        if run.start_time is None or run.end_time is None:
-            continue
-        rows.append(
-            {
-                "task run": run.name,
-                "starts at s": (run.start_time - origin).total_seconds(),
-                "ends at s": (run.end_time - origin).total_seconds(),
-                "duration s": (run.end_time - run.start_time).total_seconds(),
-            }
-        )
-    if flow_run.end_time is not None:
-        rows.append(
-            {
-                "task run": "(flow run)",
-                "starts at s": 0.0,
-                "ends at s": (flow_run.end_time - origin).total_seconds(),
-                "duration s": (flow_run.end_time - origin).total_seconds(),
-            }
-        )
-    return rows
-
-
-def search_settings(schema: Any, args: Any) -> Any:
-    """The search the scripts' shared flags describe (--families --task --inner-folds ...)."""
-    from tunelab.search import SearchSettings
-    from tunelab.space import resolve_families
-
-    return SearchSettings(
-        schema=schema,
-        families=tuple(resolve_families(args.families, args.task)),
-        metric="roc_auc" if args.task == "binary" else "r2",
-        inner_folds=args.inner_folds,
-        max_evals=args.max_evals,
-        seed=args.seed,
-        n_jobs=args.n_jobs,
-    )

@@ -37,9 +37,9 @@ from typing import Any
 
 import _common
 import pandas as pd
+from flows.planning import outer_fold_parallelism
 from sklearn.metrics import get_scorer
 
-from flows.planning import outer_fold_parallelism
 from pipelines import build_pipeline, infer_schema
 from tunelab.nested_cv import fit_and_score
 from tunelab.search import (

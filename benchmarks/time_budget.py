@@ -1,141 +1,158 @@
-"""Does ``train_flow(time_budget=B)`` finish in B seconds?
+"""Does ``tunelab run --time-budget B`` return within B seconds, as the user sees it?
 
-Runs the training flow (under ``prefect_test_harness``) once per requested budget with a huge
-``max_evals``, so only the budget can stop the searches, and prints requested vs actual wall
-time, the relative error and how many trials finished. The flow splits 85% of the budget
-evenly over its phases (outer-fold batches, then the final search); the final search then runs
-until a reserve sized from the measured fold fit times (at most the other 15%) is left for the
-refit and registration. A trial is only cut between its inner folds, and every search always
-finishes at least one trial, so a budget can be overrun by up to one fold plus the refits.
+Each run is the installed ``tunelab`` command in its own subprocess, timed from outside (from
+spawn to exit): the default mode (a Prefect flow run with Prefect's embedded local server,
+whose start-up counts against the budget) and, for comparison, ``--no-prefect``. Budgets 10,
+30 and 120 s on a small table (default ``mpg``, 398 rows) and on a 20,000-row table
+synthesised from ``bank_churn`` (rows drawn with replacement with seed 0, 2% Gaussian noise on
+the four continuous columns; see ``_common.resampled_bank_churn``), 2 seeds. Prints wall time,
+ratio to the budget and whether it is within +10% and at most +3 s of the budget
+(``wall <= min(1.1 B, B + 3)``). Also the median wall time of ``tunelab --help`` (5 runs).
 
-Default data: the bundled churn example (800 rows, text, dates and gaps). ``--data`` takes any
-CSV/Parquet path (with ``--target``) or ``synthetic:ROWS`` for a numeric binary table.
+Prefect keeps its SQLite database in a fresh ``PREFECT_HOME`` under the work folder (so a
+test suite on the machine does not share it); the first Prefect run creates that database and
+is reported separately as the "first start" (not counted in the table).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import re
+import statistics
 import tempfile
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import _common
-import pandas as pd
-
-HUGE_MAX_EVALS = 100_000
 
 
-def resolve_data(spec: str, target: str, work: Path) -> tuple[str, str]:
-    if spec == "churn":
-        from tunelab.cli import example_data_path
-
-        return str(example_data_path()), "churned"
-    if spec.startswith("synthetic:"):
-        rows = int(spec.split(":", 1)[1])
-        frame, name = _common.synthetic_frame(rows, 20, "binary", seed=0)
-        path = work / f"synthetic-{rows}.parquet"
-        frame.to_parquet(path)
-        return str(path), name
-    if not target:
-        raise SystemExit("--target is required with a data path")
-    return spec, target
+def within(wall: float, budget: float) -> bool:
+    return wall <= min(1.1 * budget, budget + 3.0)
 
 
-def phase_table(entry_path: Path) -> list[dict[str, Any]]:
-    board = pd.read_csv(entry_path / "leaderboard.csv")
-    rows = []
-    for search, group in board.groupby("search", sort=True):
-        rows.append(
-            {
-                "search": search,
-                "trials": len(group),
-                "ok": int((group["status"] == "ok").sum()),
-                "pruned": int((group["status"] == "pruned").sum()),
-                "failed/cut": int((group["status"] == "failed").sum()),
-                "skipped": int((group["status"] == "skipped").sum()),
-                "sum trial s": float(group["fit_seconds"].sum()),
-                "longest trial s": float(group["fit_seconds"].max()),
-            }
-        )
-    return rows
+def help_seconds(repeats: int) -> list[float]:
+    argv = [*_common.tunelab_command(), "--help"]
+    return [_common.run_timed(argv).wall for _ in range(repeats)]
+
+
+def run_one(
+    data: Path, target: str, budget: float, seed: int, prefect: bool, work: Path, tag: str,
+    env: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    name = re.sub(r"[^a-z0-9-]", "-", f"{tag}-{int(budget)}-s{seed}-{'p' if prefect else 'np'}")
+    argv = [
+        *_common.tunelab_command(), "run", "--data", str(data), "--target", target,
+        "--time-budget", f"{budget:g}", "--n-jobs", "2", "--seed", str(seed),
+        "--data-dir", str(work / "registry-home"), "--name", name,
+    ]  # fmt: skip
+    if not prefect:
+        argv.append("--no-prefect")
+    timed = _common.run_timed(argv, env=env, timeout=budget * 3 + 300)
+    reported = re.search(r"wall time: ([0-9.]+)s", timed.stdout)
+    meta = _common.registered_metadata(work / "registry-home", name) if timed.returncode == 0 else None
+    row = {
+        "table": tag,
+        "mode": "prefect" if prefect else "no-prefect",
+        "seed": seed,
+        "budget s": budget,
+        "wall s": timed.wall,
+        "ratio": timed.wall / budget,
+        "within": "yes" if within(timed.wall, budget) else "NO",
+        "self-reported s": float(reported.group(1)) if reported else None,
+        "trials": meta["trials"]["total"] if meta else None,
+        "winner": meta["best"]["family"] if meta else None,
+        "exit": timed.returncode,
+        "load start": timed.load_start,
+        "load end": timed.load_end,
+    }
+    status = "ok" if timed.returncode == 0 else f"FAILED exit {timed.returncode}"
+    print(
+        f"  {tag} {row['mode']} seed {seed} budget {budget:g}s -> {timed.wall:.1f}s "
+        f"(ratio {row['ratio']:.3f}, {status}; load {timed.load_start} -> {timed.load_end})",
+        flush=True,
+    )
+    if timed.returncode != 0:
+        print("    command: " + " ".join(argv) + "\n    " + timed.tail().replace("\n", "\n    "))
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budgets", type=float, nargs="+", default=[20.0, 60.0])
-    parser.add_argument("--data", default="churn", help="'churn', 'synthetic:ROWS' or a path")
-    parser.add_argument("--target", default="")
-    parser.add_argument("--outer-folds", type=int, default=3)
-    parser.add_argument("--inner-folds", type=int, default=3)
-    parser.add_argument("--n-jobs", type=int, default=-1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--families", nargs="+", default=None)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[10.0, 30.0, 120.0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--data", default=str(_common.DEFAULT_DATA_DIR), help="datasets folder")
+    parser.add_argument("--small", default="mpg", help="small table from the manifest")
+    parser.add_argument("--big-rows", type=int, default=20_000, help="0 skips the big table")
+    parser.add_argument(
+        "--no-prefect-seeds", type=int, nargs="*", default=[0],
+        help="seeds also run with --no-prefect (default: the first seed only)",
+    )  # fmt: skip
+    parser.add_argument("--tables", nargs="+", default=["small", "big"], choices=["small", "big"])
+    parser.add_argument("--help-repeats", type=int, default=5)
     args = parser.parse_args()
-    warnings.simplefilter("ignore")
-
-    from prefect.testing.utilities import prefect_test_harness
-
-    from flows.planning import SEARCH_SHARE_OF_BUDGET
-    from flows.training import train_flow
 
     print("# time_budget")
     print(_common.machine_line())
-    work = Path(tempfile.mkdtemp(prefix="tunelab-bench-"))
-    data, target = resolve_data(args.data, args.target, work)
-    print(
-        f"data {args.data} (target {target}), outer {args.outer_folds} x inner "
-        f"{args.inner_folds}, n_jobs {args.n_jobs}, max_evals {HUGE_MAX_EVALS}, "
-        f"search share of budget {SEARCH_SHARE_OF_BUDGET}"
-    )
-    rows = []
-    phases = []
-    with prefect_test_harness(server_startup_timeout=120):
-        for budget in args.budgets:
-            start = time.perf_counter()
-            result = train_flow(
-                data=data,
-                target=target,
-                name="budget",
-                max_evals=HUGE_MAX_EVALS,
-                time_budget=budget,
-                outer_folds=args.outer_folds,
-                inner_folds=args.inner_folds,
-                seed=args.seed,
-                families=args.families,
-                n_jobs=args.n_jobs,
-                data_dir=str(work),
-            )
-            wall = time.perf_counter() - start
-            entry = Path(result["path"])
-            meta = json.loads((entry / "metadata.json").read_text())
-            trials = meta["trials"]
-            per_search = phase_table(entry)
-            for row in per_search:
-                phases.append({"budget s": budget, **row})
-            rows.append(
-                {
-                    "budget s": budget,
-                    "actual wall s": wall,
-                    "flow elapsed_seconds": meta["elapsed_seconds"],
-                    "error %": 100 * (wall - budget) / budget,
-                    "within 10%": "yes" if abs(wall - budget) <= 0.1 * budget else "NO",
-                    "trials": trials["total"],
-                    "pruned": trials.get("pruned", 0),
-                    "failed/cut": trials["failed"],
-                    "skipped": trials["skipped"],
-                    "longest trial s": max(r["longest trial s"] for r in per_search),
-                    "test score": result["test_score"],
-                    "winner": result["best_family"],
-                }
-            )
-            print(f"  budget {budget:g}s -> {wall:.1f}s, {trials['total']} trials", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="tunelab-bench-budget-"))
+    env = _common.bench_env(prefect_home=work / "prefect-home")
 
-    _common.print_table("Requested vs actual wall time of train_flow", rows)
-    _common.print_table("Trials per search", phases)
-    print(f"\nload average at the end: {_common.load_average()}")
+    helps = help_seconds(args.help_repeats)
+    print(
+        f"tunelab --help: median {statistics.median(helps):.3f}s over {len(helps)} runs "
+        f"({', '.join(f'{s:.3f}' for s in helps)})",
+        flush=True,
+    )
+
+    tables: list[tuple[str, Path, str]] = []
+    if "small" in args.tables:
+        entry = _common.pick_datasets(args.data, args.small)[0]
+        tables.append((entry["name"], Path(args.data) / entry["file"], entry["target"]))
+    if "big" in args.tables and args.big_rows > 0:
+        big = work / f"bank_churn_{args.big_rows}.csv"
+        _common.resampled_bank_churn(args.data, args.big_rows, seed=0).to_csv(big, index=False)
+        tables.append((f"bank_churn_{args.big_rows // 1000}k", big, "Exited"))
+    print(f"tables: {', '.join(f'{t[0]} ({t[1].name}, target {t[2]})' for t in tables)}")
+
+    first = run_one(tables[0][1], tables[0][2], 10.0, 0, True, work, "first-start", env)
+    print(
+        f"first start (creates Prefect's database): {first['wall s']:.1f}s for a 10s budget",
+        flush=True,
+    )
+
+    rows = []
+    for seed in args.seeds:
+        for tag, path, target in tables:
+            for budget in args.budgets:
+                rows.append(run_one(path, target, budget, seed, True, work, tag, env))
+                if seed in args.no_prefect_seeds:
+                    rows.append(run_one(path, target, budget, seed, False, work, tag, env))
+
+    _common.print_table("Wall time of `tunelab run` vs its --time-budget (timed from outside)", rows)
+    summary = []
+    for tag, _, _ in tables:
+        for mode in ("prefect", "no-prefect"):
+            for budget in args.budgets:
+                got = [r for r in rows if (r["table"], r["mode"], r["budget s"]) == (tag, mode, budget)]
+                if not got:
+                    continue
+                summary.append(
+                    {
+                        "table": tag,
+                        "mode": mode,
+                        "budget s": budget,
+                        "runs": len(got),
+                        "mean wall s": statistics.mean(r["wall s"] for r in got),
+                        "max ratio": max(r["ratio"] for r in got),
+                        "mean ratio": statistics.mean(r["ratio"] for r in got),
+                        "all within": "yes" if all(r["within"] == "yes" for r in got) else "NO",
+                    }
+                )
+    _common.print_table("Summary per table, mode and budget", summary)
+    print(
+        f"\nfirst start (new Prefect database, 10s budget, {tables[0][0]}): {first['wall s']:.1f}s"
+        f"\ntunelab --help median: {statistics.median(helps):.3f}s"
+        f"\nload average at the end: {_common.load_average()}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 from prefect import serve
@@ -23,18 +24,27 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from flows.prediction import predict_flow
 from flows.registry_view import promote_flow, registry_report_flow
 from flows.training import train_flow
-from tunelab.cli import example_data_path
+from tunelab.example import EXAMPLE_TARGET, example_data_path
 
 DEFAULT_CRON = "0 3 * * *"
 
 
 def build_deployments(cron: str | None = DEFAULT_CRON) -> list[RunnerDeployment]:
-    """The training deployment defaults to the bundled example so "Run" works out of the box."""
-    return [
+    """The training deployment defaults to the bundled example so "Run" works out of the box.
+
+    One training run at a time (``concurrency_limit=1``): a frequent schedule of a long run
+    must queue, not pile up runs that fight for the same cores.
+    """
+    deployments: list[Any] = [
         train_flow.to_deployment(
             name="train",
             cron=cron,
-            parameters={"data": str(example_data_path()), "target": "churned", "max_evals": 10},
+            parameters={
+                "data": str(example_data_path()),
+                "target": EXAMPLE_TARGET,
+                "max_evals": 10,
+            },
+            concurrency_limit=1,
             description="Nested-CV TPE search; registers the winning pipeline.",
             tags=["tunelab", "training"],
         ),
@@ -46,6 +56,7 @@ def build_deployments(cron: str | None = DEFAULT_CRON) -> list[RunnerDeployment]
         registry_report_flow.to_deployment(name="registry-report", tags=["tunelab"]),
         promote_flow.to_deployment(name="promote", tags=["tunelab"]),
     ]
+    return deployments
 
 
 def wait_for_api(api_url: str, timeout: float = 120.0) -> None:

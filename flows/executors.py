@@ -1,4 +1,4 @@
-"""Where outer folds run: threads in this process, or an existing Dask cluster.
+"""Where outer folds run as Prefect tasks: threads in this process, or a Dask cluster.
 
 Outer folds are independent full searches, so they are the unit worth distributing; each
 fold's trials stay sequential because TPE learns from the trials before.
@@ -6,22 +6,29 @@ fold's trials stay sequential because TPE learns from the trials before.
 
 from __future__ import annotations
 
+import os
+
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from flows.prefect_setup import running_api_url
 
 #: ``dask_address`` value that starts a throw-away Dask ``LocalCluster`` for the run.
 LOCAL_DASK = "local"
 
 
-def make_task_runner(dask_address: str, workers: int) -> TaskRunner:
-    """``""`` -> threads; ``"local"`` -> a LocalCluster; anything else -> that scheduler address.
+def make_task_runner(dask_address: str | None, workers: int) -> TaskRunner:
+    """``None`` -> threads; ``"local"`` -> a LocalCluster; anything else -> that scheduler.
 
-    On a remote cluster the workers must see the same data dir (run checkpoints are written
-    where the fold runs) and have tunelab installed.
+    Dask workers report their task runs to the Prefect API, so they need its address. With the
+    embedded default there is no ``PREFECT_API_URL``: each worker would start a server of its
+    own and time out. We hand them this process's server instead (workers inherit the
+    environment); a remote cluster must reach that address and see the same data dir.
     """
     if not dask_address:
-        return ThreadPoolTaskRunner(max_workers=workers)
+        return ThreadPoolTaskRunner(max_workers=max(1, workers))
     from prefect_dask import DaskTaskRunner
 
+    os.environ.setdefault("PREFECT_API_URL", running_api_url())
     if dask_address == LOCAL_DASK:
         return DaskTaskRunner(
             cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}

@@ -14,9 +14,12 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.retries import retry_unless_user_error
 from tunelab.data import load_table
+from tunelab.keys import with_key_columns
+from tunelab.names import check_model_name
 from tunelab.paths import data_dir as resolve_data_dir
 from tunelab.predict import predict_frame
-from tunelab.registry import ModelRegistry, RegisteredModel
+from tunelab.registry import RegisteredModel
+from tunelab.store import open_store
 from tunelab.tables import markdown_table, write_table
 
 
@@ -27,8 +30,8 @@ from tunelab.tables import markdown_table, write_table
     retry_delay_seconds=1,
     retry_condition_fn=retry_unless_user_error,
 )
-def load_registered_model(registry_root: Path, name: str, version: str) -> RegisteredModel:
-    entry = ModelRegistry(registry_root).load(name, version)
+def load_registered_model(data_dir: str | None, name: str, version: str) -> RegisteredModel:
+    entry = open_store(data_dir).load(name, version)
     get_run_logger().info("Loaded %s v%d (%s)", entry.name, entry.version, entry.metadata["task"])
     return entry
 
@@ -40,7 +43,11 @@ def load_registered_model(registry_root: Path, name: str, version: str) -> Regis
     retry_delay_seconds=1,
     retry_condition_fn=retry_unless_user_error,
 )
-def load_prediction_data(data: str) -> pd.DataFrame:
+def load_prediction_data(data: str, table: str = "", query: str = "") -> pd.DataFrame:
+    if table or query:
+        from tunelab.sources import read_source
+
+        return read_source(data, table=table or None, query=query or None)
     return load_table(data)
 
 
@@ -62,21 +69,32 @@ def predict_flow(
     output: str = "",
     extra_columns: Literal["error", "ignore"] = "error",
     data_dir: str = "",
+    table: str = "",
+    query: str = "",
+    keep_columns: list[str] | None = None,
 ) -> dict[str, Any]:
     """Scores `data` with a registered model and writes predictions (and class probabilities).
 
     Args:
         model_name: Registered model name.
-        data: CSV or Parquet file to score; it must have the columns the model was trained on.
+        data: CSV or Parquet file or URL (s3://, https://, ...), or a database URL with table
+            or query; it must have the columns the model was trained on.
         version: Version number, an alias such as "production", or "latest".
         output: Where to write predictions (.csv or .parquet); default under the data dir.
         extra_columns: "error" rejects columns unknown to the model; "ignore" drops them.
         data_dir: Folder holding the registry; default $TUNELAB_HOME, else ./tunelab-data.
+        table: Table to read when data is a database URL.
+        query: SQL query to read when data is a database URL.
+        keep_columns: Input columns copied into the output next to the predictions; default
+            the identifier columns the model does not use (e.g. customer_id).
     """
+    check_model_name(model_name)
     root = resolve_data_dir(data_dir or None)
-    entry = load_registered_model(root / "registry", model_name, version)
-    frame = load_prediction_data(data)
-    predictions = score_rows(entry, frame, extra_columns)
+    entry = load_registered_model(data_dir or None, model_name, version)
+    frame = load_prediction_data(data, table, query)
+    predictions = with_key_columns(
+        score_rows(entry, frame, extra_columns), frame, entry.metadata["schema"], keep_columns
+    )
     path = write_table(predictions, Path(output) if output else default_output_path(root, entry))
     key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
     if entry.metadata["task"] == "regression":
@@ -98,3 +116,11 @@ def predict_flow(
         "rows": len(predictions),
         "output": str(path),
     }
+
+
+def run_predict_flow(**parameters: Any) -> dict[str, Any]:
+    """Entry point the CLI uses (through the ``tunelab.orchestrators`` entry points)."""
+    from flows.prefect_setup import prepare_cli_session
+
+    prepare_cli_session()
+    return predict_flow(**parameters)

@@ -1,63 +1,72 @@
-"""What a finished run shows: the leaderboard and the Prefect artifacts (summary and table)."""
+"""What a finished run shows in the Prefect UI: a summary and the leaderboard as artifacts."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from tunelab.registry import RegisteredModel
-from tunelab.search import TrialRecord
+from tunelab.card import ModelCard
+from tunelab.engine import leaderboard_frame
 
 
-def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
-    frame = pd.DataFrame([r.to_row() for r in records])
-    return frame.sort_values(["search", "score"], ascending=[True, False], na_position="last")
+def artifact_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "model"
 
 
-def summary_markdown(entry: RegisteredModel) -> str:
-    meta = entry.metadata
-    trials = meta["trials"]
-    outer = meta["metrics"]["outer_cv"]
+def summary_markdown(name: str, version: int, location: str, card: ModelCard) -> str:
+    outer = card.metrics.outer_cv
     rows = "\n".join(
-        f"| {f['fold']} | {f['family']} | {f['score']:.4f} | {f['inner_best_score']:.4f} |"
-        for f in meta["metrics"]["outer_folds"]
+        f"| {f.fold} | {f.family} | {f.score:.4f} | {f.inner_best_score:.4f} |"
+        for f in card.metrics.outer_folds
     )
-    return f"""# {entry.name} v{entry.version}
+    trials = card.trials
+    shipped = (
+        "refitted on all rows after the test score" if card.refit_full else "fitted on train rows"
+    )
+    return f"""# {name} v{version}
 
-**Task** {meta["task"]} · **target** `{meta["target"]}` · **metric** `{meta["metric"]}` \
-· **seed** {meta["seed"]}
+**Task** {card.task} · **target** `{card.target}` · **metric** `{card.metric}` \
+· **seed** {card.seed}
 
 | estimate | value |
 |---|---|
 | nested CV (outer folds) mean ± std | {outer["mean"]:.4f} ± {outer["std"]:.4f} |
 | outer-fold range | {outer["min"]:.4f} – {outer["max"]:.4f} |
-| held-out test score | {meta["metrics"]["test_score"]:.4f} |
-| final search best inner CV | {meta["metrics"]["final_inner_cv"]:.4f} |
+| held-out test score | {card.metrics.test_score:.4f} |
+| final search best inner CV | {card.metrics.final_inner_cv:.4f} |
 
-Winner: **{meta["best"]["family"]}** `{meta["best"]["config"]}`
+Winner: **{card.best_family}** `{card.best["config"]}` ({shipped})
 
 | outer fold | chosen family | outer score | inner best |
 |---|---|---|---|
 {rows}
 
-Trials: {trials["total"]} ({trials["pruned"]} pruned early, {trials["failed"]} failed, \
-{trials["skipped"]} skipped).
-Stored at `{entry.path}`.
+Trials: {trials.total} ({trials.pruned} pruned early, {trials.cut} cut by a time limit, \
+{trials.failed} failed, {trials.skipped} skipped).
+Stored at `{location}`.
 """
 
 
-def publish_artifacts(entry: RegisteredModel, leaderboard: pd.DataFrame) -> None:
-    key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
+def publish_artifacts(outcome: Any) -> None:
+    result = outcome.result
+    key = artifact_key(result.name)
     create_markdown_artifact(
         key=f"{key}-summary",
-        markdown=summary_markdown(entry),
-        description=f"tunelab {entry.name} v{entry.version}",
+        markdown=summary_markdown(result.name, result.version, result.location, outcome.card),
+        description=f"tunelab {result.name} v{result.version}",
     )
-    table = leaderboard.head(200).astype(object).where(leaderboard.head(200).notna(), None)
+    if outcome.report is not None:
+        from tunelab.report import publish_prefect_artifacts
+
+        inputs, figures = outcome.report
+        report_path = f"{result.location}/report.html"
+        publish_prefect_artifacts(inputs, key, figures=figures, report_path=report_path)
+    board = leaderboard_frame(outcome.trials).head(200)
+    table = board.astype(object).where(board.notna(), None)
     create_table_artifact(
         key=f"{key}-leaderboard",
         table=table.to_dict(orient="records"),
-        description=f"Trials behind {entry.name} v{entry.version}",
+        description=f"Trials behind {result.name} v{result.version}",
     )

@@ -1,24 +1,57 @@
-"""Model families and their hyperparameter search spaces."""
+"""Model families and their hyperparameter search spaces.
+
+``FAMILIES`` is built on first use from :mod:`models.catalog`, so importing this package (for
+``models.kinds`` or the family names) does not load scikit-learn, XGBoost or LightGBM.
+"""
 
 from __future__ import annotations
 
-from models.base import ModelFamily, TaskKind, is_classification
-from models.boosting import LIGHTGBM, XGBOOST
-from models.forests import EXTRA_TREES, RANDOM_FOREST
-from models.knn import KNN
-from models.linear import LINEAR
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-FAMILIES: dict[str, ModelFamily] = {
-    family.name: family for family in (LINEAR, RANDOM_FOREST, EXTRA_TREES, KNN, XGBOOST, LIGHTGBM)
-}
+from models.catalog import FAMILY_MODULES, FAMILY_NAMES
+from models.kinds import TaskKind, is_classification
+
+if TYPE_CHECKING:
+    from models.base import ModelFamily
+
+_families: dict[str, ModelFamily] | None = None
+
+
+def _load_families() -> dict[str, ModelFamily]:
+    global _families
+    if _families is None:
+        loaded = {}
+        for name, target in FAMILY_MODULES.items():
+            module, attribute = target.split(":")
+            loaded[name] = getattr(import_module(module), attribute)
+        _families = loaded
+    return _families
 
 
 def get_family(name: str) -> ModelFamily:
     try:
-        return FAMILIES[name]
+        return _load_families()[name]
     except KeyError:
-        known = ", ".join(FAMILIES)
+        known = ", ".join(_load_families())
         raise ValueError(f"Unknown model family {name!r}; known families: {known}") from None
 
 
-__all__ = ["FAMILIES", "ModelFamily", "TaskKind", "get_family", "is_classification"]
+def __getattr__(name: str) -> Any:
+    if name == "FAMILIES":
+        return _load_families()
+    if name == "ModelFamily":
+        from models.base import ModelFamily
+
+        return ModelFamily
+    raise AttributeError(name)
+
+
+__all__ = [
+    "FAMILIES",
+    "FAMILY_NAMES",
+    "ModelFamily",
+    "TaskKind",
+    "get_family",
+    "is_classification",
+]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sklearn.base import BaseEstimator
 
 from models.distributions import Distribution
+from models.kinds import TaskKind, is_classification
 
-TaskKind = Literal["binary", "multiclass", "regression"]
 EstimatorFactory = Callable[[dict[str, Any], TaskKind, int, int], BaseEstimator]
+
+
+def no_portfolio(task: TaskKind) -> list[dict[str, Any]]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,12 @@ class ModelFamily:
     build: EstimatorFactory
     needs_scaling: bool = False
     tasks: frozenset[str] = frozenset({"binary", "multiclass", "regression"})
+    #: Configurations every search evaluates before TPE takes over, library defaults first:
+    #: even a tiny budget then ships at least an untuned-library-quality model.
+    portfolio: Callable[[TaskKind], list[dict[str, Any]]] = no_portfolio
 
     def supports(self, task: TaskKind) -> bool:
         return task in self.tasks
 
 
-def is_classification(task: TaskKind) -> bool:
-    return task != "regression"
+__all__ = ["EstimatorFactory", "ModelFamily", "TaskKind", "is_classification"]

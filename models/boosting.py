@@ -56,5 +56,57 @@ def _build_lightgbm(params: dict[str, Any], task: TaskKind, seed: int, n_jobs: i
     )
 
 
-XGBOOST = ModelFamily(name="xgboost", params=_xgboost_params, build=_build_xgboost)
-LIGHTGBM = ModelFamily(name="lightgbm", params=_lightgbm_params, build=_build_lightgbm)
+def _xgboost_portfolio(task: TaskKind) -> list[dict[str, Any]]:
+    """XGBoost's own defaults, then a slower-learning, subsampled configuration."""
+    return [
+        {
+            "n_estimators": 100,
+            "learning_rate": 0.3,
+            "max_depth": 6,
+            "min_child_weight": 1.0,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+            "reg_lambda": 1.0,
+        },
+        {
+            "n_estimators": 300,
+            "learning_rate": 0.05,
+            "max_depth": 4,
+            "min_child_weight": 2.0,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "reg_lambda": 1.0,
+        },
+    ]
+
+
+def _lightgbm_portfolio(task: TaskKind) -> list[dict[str, Any]]:
+    """LightGBM's own defaults (what an untuned user fits), then a small-data configuration."""
+    return [
+        {
+            "n_estimators": 100,
+            "learning_rate": 0.1,
+            "num_leaves": 31,
+            "min_child_samples": 20,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+            "reg_lambda": 0.001,
+        },
+        {
+            "n_estimators": 300,
+            "learning_rate": 0.03,
+            "num_leaves": 15,
+            "min_child_samples": 10,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "reg_lambda": 1.0,
+        },
+    ]
+
+
+XGBOOST = ModelFamily(
+    name="xgboost", params=_xgboost_params, build=_build_xgboost, portfolio=_xgboost_portfolio
+)
+LIGHTGBM = ModelFamily(
+    name="lightgbm", params=_lightgbm_params, build=_build_lightgbm, portfolio=_lightgbm_portfolio
+)

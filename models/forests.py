@@ -32,13 +32,28 @@ def _factory(classifier: type, regressor: type):
     return build
 
 
+def _portfolio(task: TaskKind) -> list[dict[str, Any]]:
+    """Close to scikit-learn's defaults (all features for regression, a third otherwise)."""
+    max_features = 0.35 if is_classification(task) else 1.0
+    return [
+        {
+            "n_estimators": 100,
+            "max_depth": None,
+            "min_samples_leaf": 1,
+            "max_features": max_features,
+        }
+    ]
+
+
 RANDOM_FOREST = ModelFamily(
     name="random_forest",
     params=_params,
     build=_factory(RandomForestClassifier, RandomForestRegressor),
+    portfolio=_portfolio,
 )
 EXTRA_TREES = ModelFamily(
     name="extra_trees",
     params=_params,
     build=_factory(ExtraTreesClassifier, ExtraTreesRegressor),
+    portfolio=_portfolio,
 )

@@ -23,4 +23,13 @@ def _build(params: dict[str, Any], task: TaskKind, seed: int, n_jobs: int):
     return cls(**params, n_jobs=n_jobs)
 
 
-KNN = ModelFamily(name="knn", params=_params, build=_build, needs_scaling=True)
+def _portfolio(task: TaskKind) -> list[dict[str, Any]]:
+    return [
+        {"n_neighbors": 5, "weights": "uniform", "p": 2},
+        {"n_neighbors": 15, "weights": "distance", "p": 2},
+    ]
+
+
+KNN = ModelFamily(
+    name="knn", params=_params, build=_build, needs_scaling=True, portfolio=_portfolio
+)

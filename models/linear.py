@@ -22,4 +22,13 @@ def _build(params: dict[str, Any], task: TaskKind, seed: int, n_jobs: int):
     return Ridge(alpha=params["alpha"], random_state=seed)
 
 
-LINEAR = ModelFamily(name="linear", params=_params, build=_build, needs_scaling=True)
+def _portfolio(task: TaskKind) -> list[dict[str, Any]]:
+    """scikit-learn's default strength first, then a more strongly regularised one."""
+    if is_classification(task):
+        return [{"C": 1.0}, {"C": 0.1}]
+    return [{"alpha": 1.0}, {"alpha": 10.0}]
+
+
+LINEAR = ModelFamily(
+    name="linear", params=_params, build=_build, needs_scaling=True, portfolio=_portfolio
+)

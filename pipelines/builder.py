@@ -7,7 +7,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from models import get_family, is_classification
+from models import TaskKind, get_family, is_classification
 from models.distributions import coerce_params
 from pipelines.feature_selection import SELECTION_METHODS, make_selector
 from pipelines.label_encoding import LabelEncodedClassifier
@@ -15,7 +15,7 @@ from pipelines.preprocessing import make_preprocessor
 from pipelines.schema import DataSchema
 
 
-def normalise_config(config: dict[str, Any], task: str) -> dict[str, Any]:
+def normalise_config(config: dict[str, Any], task: TaskKind) -> dict[str, Any]:
     """Cast hyperopt's floats to the types each parameter expects (ints for counts)."""
     model = dict(config["model"])
     family = get_family(model.pop("family"))

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from models.kinds import TaskKind
+
 ColumnRole = Literal["numeric", "categorical", "high_cardinality", "datetime", "dropped"]
 
 #: Above this many distinct values a categorical column is target-encoded instead of one-hot.
@@ -30,7 +32,7 @@ class ColumnSpec:
 @dataclass
 class DataSchema:
     target: str
-    task: str
+    task: TaskKind
     columns: list[ColumnSpec]
     classes: list[Any] | None = None
     target_dtype: str = ""
@@ -63,7 +65,7 @@ def looks_like_iso_dates(values: pd.Series) -> bool:
     sample = values.dropna().astype(str).head(200)
     if sample.empty or not sample.str.contains(r"^\d{4}-\d{2}-\d{2}", regex=True).all():
         return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601")
+    parsed = pd.to_datetime(sample, errors="coerce", format="ISO8601", utc=True)
     return parsed.notna().mean() >= DATE_PARSE_THRESHOLD
 
 
@@ -87,7 +89,7 @@ def infer_column_role(series: pd.Series) -> tuple[ColumnRole, str]:
     return "high_cardinality", f"{distinct} distinct values"
 
 
-def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> DataSchema:
+def infer_schema(features: pd.DataFrame, target: pd.Series, task: TaskKind) -> DataSchema:
     columns = []
     for name in features.columns:
         role, reason = infer_column_role(features[name])

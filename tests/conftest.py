@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import load_diabetes, load_wine  # noqa: E402
 
-from tunelab.cli import example_data_path  # noqa: E402
+from tunelab.example import example_data_path  # noqa: E402
 
 #: Small enough for CI, big enough that every stage does real work.
 TINY_SEARCH = {"max_evals": 3, "outer_folds": 2, "inner_folds": 2, "n_jobs": 1}
@@ -58,16 +58,16 @@ def diabetes_parquet(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_churn(prefect_server, churn_csv, tmp_path_factory) -> dict:
-    """One full binary run shared by the tests that inspect its outputs."""
-    from flows.training import train_flow
+    """One full binary run as a Prefect flow run, shared by the tests that inspect its outputs."""
+    import tunelab
 
     data_dir = tmp_path_factory.mktemp("tunelab-home")
-    result = train_flow(
-        data=str(churn_csv),
+    result = tunelab.train(
+        str(churn_csv),
         target="churned",
         name="churn",
         seed=3,
         data_dir=str(data_dir),
         **TINY_SEARCH,
     )
-    return {**result, "data_dir": data_dir, "csv": churn_csv}
+    return {**result.to_dict(), "data_dir": data_dir, "csv": churn_csv}

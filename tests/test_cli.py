@@ -31,7 +31,7 @@ def tunelab(
     ],
 )
 def test_bad_input_prints_one_clear_line_and_no_traceback(args, message, tmp_path, prefect_server):
-    from tunelab.cli import example_data_path
+    from tunelab.example import example_data_path
 
     args = [a.replace("{example}", str(example_data_path())) for a in args]
     result = tunelab(*args, "--data-dir", str(tmp_path), env={"PREFECT_API_URL": prefect_server})

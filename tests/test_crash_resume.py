@@ -50,7 +50,7 @@ def test_sigkill_mid_search_then_resume(prefect_server, churn_csv, tmp_path):
         "random_forest,extra_trees",
     ]
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    checkpoint = tmp_path / "runs" / "crash-test" / "outer-0.trials.pkl"
+    checkpoint = tmp_path / "runs" / "crash-test" / "outer-0.trials.json"
 
     victim = subprocess.Popen(
         command,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import multiprocessing
+import os
+import stat
 from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
 import tunelab.registry as registry_module
-from tunelab.errors import RegistryError
+from tunelab.errors import ParameterError, RegistryError, StorageError
 from tunelab.registry import ModelRegistry
 
 
@@ -45,12 +51,11 @@ def test_concurrent_registrations_get_distinct_versions(tmp_path):
 def test_a_crash_while_writing_leaves_no_visible_version(tmp_path, monkeypatch):
     register(tmp_path)
 
-    def dump_then_crash(model, path):
-        path.write_bytes(b"half a model")
-        raise OSError("disk full")
+    def fsync_on_a_full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(registry_module.sio, "dump", dump_then_crash)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(registry_module.os, "fsync", fsync_on_a_full_disk)
+    with pytest.raises(StorageError, match="No space left on device"):
         register(tmp_path)
     registry = ModelRegistry(tmp_path)
     assert registry.versions("m") == [1]
@@ -76,9 +81,59 @@ def test_tampered_model_file_is_refused(tmp_path):
 
 
 def test_unexpected_types_are_refused_even_with_a_matching_hash(tmp_path):
-    register(tmp_path, model={"weights": Fraction(1, 3)})
+    entry = register(tmp_path)
+    payload = sio.dumps({"weights": Fraction(1, 3)})
+    (entry.path / "model.skops").write_bytes(payload)
+    meta = json.loads((entry.path / "metadata.json").read_text())
+    meta["model_sha256"] = hashlib.sha256(payload).hexdigest()
+    (entry.path / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(RegistryError, match="unexpected types.*fractions.Fraction"):
         ModelRegistry(tmp_path).load("m")
+
+
+def test_a_model_with_unlisted_types_is_not_registered(tmp_path):
+    with pytest.raises(RegistryError, match="not in tunelab.model_types.ALLOWED_MODEL_TYPES"):
+        register(tmp_path, model={"weights": Fraction(1, 3)})
+    assert ModelRegistry(tmp_path).versions("m") == []
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_family_and_selection_round_trips_under_the_allow_list(task, tmp_path):
+    """New families (models.FAMILIES) and selectors are covered here automatically."""
+    from models import FAMILIES
+    from pipelines import build_pipeline, infer_schema
+    from pipelines.feature_selection import SELECTION_METHODS
+    from tests.test_pipelines import TARGETS, mixed_frame
+
+    frame = mixed_frame(80)
+    y = pd.Series(TARGETS[task](frame), name="y")
+    schema = infer_schema(frame, y, task)
+    registry = ModelRegistry(tmp_path)
+    for family in FAMILIES.values():
+        if not family.supports(task):
+            continue
+        for method, spec in SELECTION_METHODS.items():
+            for pick in (0, -1):  # both ends of every range and choice
+                params = {
+                    n: d.options[pick] if hasattr(d, "options") else (d.low, d.high)[pick]
+                    for n, d in family.params(task).items()
+                }
+                params.update({k: v for k, v in params.items() if k != "n_estimators"})
+                if "n_estimators" in params:
+                    params["n_estimators"] = 5  # types do not depend on the count; time does
+                selection = {
+                    n: d.options[pick] if hasattr(d, "options") else (d.low, d.high)[pick]
+                    for n, d in spec.items()
+                }
+                config = {
+                    "model": {"family": family.name, **params},
+                    "feature_selection": {"method": method, **selection},
+                }
+                model = build_pipeline(config, schema, seed=0).fit(frame, y)
+                name = f"{family.name}-{method}-{pick + 1}"
+                registry.register(name, model, {"task": task}, pd.DataFrame({"t": [0]}))
+                loaded = registry.load(name).model
+                np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
 
 
 def test_aliases_and_lookup_errors(tmp_path):
@@ -96,5 +151,20 @@ def test_aliases_and_lookup_errors(tmp_path):
         registry.load("m", 7)
     with pytest.raises(RegistryError, match="has no alias 'staging'"):
         registry.load("m", "staging")
-    with pytest.raises(RegistryError, match="Invalid model name"):
+    with pytest.raises(ParameterError, match="Invalid model name"):
         register(tmp_path, name="../escape")
+
+
+@pytest.mark.parametrize("umask, folder, file", [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)])
+def test_versions_follow_the_umask_so_a_shared_registry_stays_readable(
+    tmp_path, umask, folder, file
+):
+    previous = os.umask(umask)
+    try:
+        entry = register(tmp_path)
+        ModelRegistry(tmp_path).set_alias("m", "production", 1)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(entry.path.stat().st_mode) == folder
+    for path in [*entry.path.iterdir(), tmp_path / "m" / "aliases.json"]:
+        assert stat.S_IMODE(path.stat().st_mode) == file, path

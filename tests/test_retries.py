@@ -7,7 +7,9 @@ import pytest
 from prefect import flow
 
 import tunelab.data
-from flows.training import load_and_validate
+from flows.prefect_runner import PrefectRunner
+from tunelab.config import RunConfig
+from tunelab.engine import load_and_validate
 from tunelab.errors import DataValidationError
 
 
@@ -29,7 +31,10 @@ def read_calls(monkeypatch):
 
 @flow
 def validate_only(data: str, target: str) -> int:
-    return len(load_and_validate(data, target).features)
+    """The training flow's first stage, with the retry policy the Prefect runner gives it."""
+    config = RunConfig.create(data=data, target=target)
+    prepared = PrefectRunner().stage("load-and-validate", load_and_validate, config=config)
+    return len(prepared.features)
 
 
 def test_transient_read_error_is_retried(prefect_server, churn_csv, read_calls):

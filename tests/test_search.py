@@ -8,7 +8,7 @@ from sklearn.naive_bayes import MultinomialNB
 
 from models import FAMILIES, ModelFamily
 from pipelines import infer_schema
-from tunelab.cli import example_data_path
+from tunelab.example import example_data_path
 from tunelab.errors import SearchFailedError
 from tunelab.search import SearchSettings, load_trials, record_from_trial, run_search
 

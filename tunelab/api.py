@@ -1,43 +1,92 @@
-"""The Python API: the same flows the CLI and the Prefect UI run, callable from a notebook."""
+"""The Python API: the same procedure the CLI and the Prefect UI run, callable from a notebook."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from tunelab.atomic import write_bytes_atomic
-from tunelab.data import split_features_target
-from tunelab.paths import data_dir as resolve_data_dir
+from tunelab.config import RunConfig
+from tunelab.engine import CALL_STARTED, PRELOADED, TrainingResult
 from tunelab.predict import ExtraColumns, predict_frame
-from tunelab.provenance import fingerprint
-from tunelab.registry import ModelRegistry, RegisteredModel
+from tunelab.registry import RegisteredModel
+
+#: ``data`` placeholder while a DataFrame's settings are checked, before it is staged.
+_IN_MEMORY = "in-memory DataFrame"
 
 
-def _stage_frame(frame: pd.DataFrame, target: str, data_dir: str | None) -> str:
+def _stage_frame(frame: pd.DataFrame, data_dir: str | None) -> str:
     """Flow parameters must be JSON (the UI shows them), so a DataFrame travels as a file."""
-    split_features_target(frame, target)  # fail fast, before anything is written
+    from tunelab.atomic import write_bytes_atomic
+    from tunelab.paths import data_dir as resolve_data_dir
+    from tunelab.provenance import fingerprint
+
     path = resolve_data_dir(data_dir) / "inputs" / f"{fingerprint(frame)}.parquet"
     if not path.exists():
         write_bytes_atomic(path, frame.to_parquet())
     return str(path)
 
 
-def train(data: str | Path | pd.DataFrame, target: str, **params: Any) -> dict[str, Any]:
-    """Runs the ``tunelab-train`` flow; ``params`` are the flow's parameters (see its docstring)."""
-    from flows.training import train_flow
+def run_training(
+    config: RunConfig,
+    *,
+    orchestrate: bool = True,
+    started: float | None = None,
+    frame: pd.DataFrame | None = None,
+) -> TrainingResult:
+    """Validates the data once, before any server starts, then runs the procedure.
 
+    ``started`` is when the user's call began: the time budget counts from there.
+    """
+    from tunelab.prepare import prepare_data
+
+    started = started or time.time()
+    prepared = prepare_data(config, frame=frame)
+    tokens = (PRELOADED.set(prepared), CALL_STARTED.set(started))
+    try:
+        if orchestrate:
+            from tunelab.orchestration import orchestrator
+
+            return orchestrator("train")(config)
+        from tunelab.engine import train as train_in_process
+
+        return train_in_process(config, started=started).result
+    finally:
+        PRELOADED.reset(tokens[0])
+        CALL_STARTED.reset(tokens[1])
+
+
+def train(
+    data: str | Path | pd.DataFrame, target: str, *, orchestrate: bool = True, **settings: Any
+) -> TrainingResult:
+    """Searches, estimates and registers the best pipeline for ``target``.
+
+    ``settings`` are :class:`~tunelab.config.RunConfig` fields (``time_budget``, ``max_evals``,
+    ``families``, ...). ``orchestrate=False`` runs in this process without Prefect (nothing
+    of Prefect is imported); the default runs it as a ``tunelab-train`` Prefect flow run.
+    """
+    started = time.time()
     if isinstance(data, pd.DataFrame):
-        data = _stage_frame(data, target, params.get("data_dir") or None)
-    return train_flow(data=str(data), target=target, **params)
+        RunConfig.create(data=_IN_MEMORY, target=target, **settings)  # settings fail first
+        from tunelab.data import split_features_target
+
+        split_features_target(data, target)  # and bad data before anything is written
+        source = _stage_frame(data, settings.get("data_dir"))
+        config = RunConfig.create(data=source, target=target, **settings)
+        return run_training(config, orchestrate=orchestrate, started=started, frame=data)
+    config = RunConfig.create(data=str(data), target=target, **settings)
+    return run_training(config, orchestrate=orchestrate, started=started)
 
 
 def load_model(
     name: str, version: int | str = "latest", data_dir: str | None = None
 ) -> RegisteredModel:
     """A registered model (``.model`` is the fitted pipeline), verified against its hash."""
-    return ModelRegistry(resolve_data_dir(data_dir) / "registry").load(name, version)
+    from tunelab.store import open_store
+
+    return open_store(data_dir).load(name, version)
 
 
 def predict(

@@ -1,64 +1,98 @@
-"""``tunelab`` command line: run, example, predict, models, serve."""
+"""``tunelab`` command line: run, example, predict, models, serve.
+
+Only argparse and the run configuration are imported before the arguments are parsed, so
+``--help`` and argument errors answer at once; pandas, scikit-learn and Prefect load only for
+the command that needs them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
-from importlib import resources
-from pathlib import Path
+import time
+import types
+import typing
 from typing import Any
 
-# Prefect's telemetry heartbeat races the embedded SQLite server at start-up and prints a
-# "database is locked" traceback; it sends nothing useful from here anyway.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-from tunelab.errors import TunelabError  # noqa: E402
-from tunelab.paths import data_dir as resolve_data_dir  # noqa: E402
+from tunelab.config import RunConfig
+from tunelab.errors import TunelabError
 
 
-def example_data_path() -> Path:
-    return Path(str(resources.files("tunelab") / "example_data" / "churn.csv"))
+def process_started() -> float:
+    """When this command started, so a time budget counts the interpreter start-up too."""
+    try:
+        import psutil
+
+        return float(psutil.Process().create_time())
+    except Exception:  # psutil is optional; import time is a close second
+        return _IMPORTED_AT
 
 
-def _add_search_options(parser: argparse.ArgumentParser, max_evals: int) -> None:
-    parser.add_argument("--name", default="", help="registry name (default: <file>-<target>)")
-    parser.add_argument(
-        "--task", default="auto", choices=["auto", "binary", "multiclass", "regression"]
-    )
-    parser.add_argument("--metric", default="", help="scikit-learn scorer name")
-    parser.add_argument("--max-evals", type=int, default=max_evals, help="TPE trials per search")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds for the run")
-    parser.add_argument("--outer-folds", type=int, default=3)
-    parser.add_argument("--inner-folds", type=int, default=3)
-    parser.add_argument("--test-size", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--families", default="", help="comma-separated, e.g. lightgbm,linear")
-    parser.add_argument("--n-jobs", type=int, default=-1, help="CPU cores (-1 = all)")
-    parser.add_argument("--trial-timeout", type=float, default=None, help="seconds per trial")
-    parser.add_argument("--data-dir", default="", help="registry and checkpoints folder")
-    parser.add_argument("--run-id", default="", help="resume this run")
+_IMPORTED_AT = time.time()
+#: Settings the ``run`` command takes as required positional-style options, not from the loop.
+_OWN_OPTIONS = {"data", "target", "dask_address"}
+
+
+def _base_type(annotation: Any) -> Any:
+    """``int | None`` -> int; ``Literal[...] | None`` -> the Literal; ``list[X] | None`` -> list."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return _base_type(next(a for a in typing.get_args(annotation) if a is not type(None)))
+    return annotation
+
+
+def add_config_options(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    """One option per :class:`RunConfig` field, with its description and default."""
+    for field, info in RunConfig.model_fields.items():
+        if field in _OWN_OPTIONS:
+            continue
+        flag = "--" + field.replace("_", "-")
+        kind = _base_type(info.annotation)
+        default = defaults.get(field, info.default)
+        text = f"{info.description} (default: {default})"
+        options: dict[str, Any] = {"dest": field, "default": argparse.SUPPRESS, "help": text}
+        if typing.get_origin(kind) is typing.Literal:
+            options["choices"] = list(typing.get_args(kind))
+        elif typing.get_origin(kind) is list:
+            options["type"] = _comma_list
+            options["metavar"] = "A,B"
+            choices = typing.get_args(typing.get_args(kind)[0])
+            options["help"] = f"{info.description} One or more of: {', '.join(choices)}."
+        elif kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif kind in (int, float):
+            options["type"] = kind
+        parser.add_argument(flag, **options)
     parser.add_argument(
         "--dask",
-        default="",
+        dest="dask_address",
+        default=argparse.SUPPRESS,
         metavar="ADDRESS",
-        help="run outer folds on Dask: 'local' (LocalCluster) or a scheduler address",
+        help=RunConfig.model_fields["dask_address"].description,
     )
+    parser.add_argument(
+        "--no-prefect",
+        action="store_true",
+        help="run in this process without Prefect (no server, no UI record)",
+    )
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunelab", description=__doc__)
+    parser = argparse.ArgumentParser(prog="tunelab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="search, evaluate and register the best pipeline")
-    run.add_argument("--data", required=True, help="CSV or Parquet file")
+    run.add_argument("--data", required=True, help=RunConfig.model_fields["data"].description)
     run.add_argument("--target", required=True, help="column to predict")
-    _add_search_options(run, max_evals=30)
+    add_config_options(run, {})
 
     example = commands.add_parser("example", help="run on the bundled churn example table")
-    _add_search_options(example, max_evals=10)
+    add_config_options(example, {"max_evals": 10})
 
     predict = commands.add_parser("predict", help="score a table with a registered model")
     predict.add_argument("--model", required=True, help="registered model name")
@@ -66,21 +100,42 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--version", default="latest", help="number, alias or 'latest'")
     predict.add_argument("--output", default="", help=".csv or .parquet file")
     predict.add_argument("--ignore-extra-columns", action="store_true")
-    predict.add_argument("--data-dir", default="")
+    predict.add_argument("--table", default=None, help="table, when --data is a database URL")
+    predict.add_argument("--query", default=None, help="SQL query, when --data is a database URL")
+    predict.add_argument(
+        "--keep-columns",
+        default=None,
+        metavar="A,B",
+        type=_comma_list,
+        help="input columns to copy into the output (default: the identifier columns)",
+    )
+    predict.add_argument("--data-dir", default=None)
+
+    report = commands.add_parser("report", help="print (or open) a version's report.html")
+    report.add_argument("name")
+    report.add_argument("--version", default="latest")
+    report.add_argument("--open", action="store_true", help="open it in the web browser")
+    report.add_argument("--data-dir", default=None)
 
     models = commands.add_parser("models", help="inspect and promote registered models")
     model_commands = models.add_subparsers(dest="models_command", required=True)
     listing = model_commands.add_parser("list", help="every version with its metrics")
-    listing.add_argument("--data-dir", default="")
+    listing.add_argument("--data-dir", default=None)
     show = model_commands.add_parser("show", help="one version's metadata as JSON")
     show.add_argument("name")
     show.add_argument("--version", default="latest")
-    show.add_argument("--data-dir", default="")
+    show.add_argument("--data-dir", default=None)
     promote = model_commands.add_parser("promote", help="point an alias at a version")
     promote.add_argument("name")
     promote.add_argument("version")
     promote.add_argument("--alias", default="production")
-    promote.add_argument("--data-dir", default="")
+    promote.add_argument("--data-dir", default=None)
+    promote.add_argument(
+        "--mlflow",
+        default=None,
+        metavar="URI",
+        help="also set the alias in this MLflow registry (default: $MLFLOW_TRACKING_URI)",
+    )
 
     serve = commands.add_parser("serve", help="serve the Prefect deployments (scheduled + UI)")
     serve.add_argument("--cron", default="0 3 * * *", help="training schedule")
@@ -89,132 +144,150 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_training(args: argparse.Namespace, data: str, target: str) -> dict[str, Any]:
-    from tunelab.prepare import prepare_data
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Only the options given on the command line; every default comes from RunConfig."""
+    from tunelab.runs import new_run_id
 
-    # Check the input before Prefect starts, so bad data fails in a second with one line.
-    prepare_data(
-        data,
-        target,
-        task=args.task,
-        metric=args.metric or None,
-        outer_folds=args.outer_folds,
-        inner_folds=args.inner_folds,
-        test_size=args.test_size,
-        max_evals=args.max_evals,
-    )
-    from flows.training import train_flow
+    values = {f: getattr(args, f) for f in RunConfig.model_fields if hasattr(args, f)}
+    if args.command == "example":
+        from tunelab.example import EXAMPLE_TARGET, example_data_path
 
-    families = [f.strip() for f in args.families.split(",") if f.strip()] or None
-    return train_flow(
-        data=data,
-        target=target,
-        name=args.name,
-        task=args.task,
-        metric=args.metric,
-        max_evals=args.max_evals,
-        time_budget=args.time_budget,
-        outer_folds=args.outer_folds,
-        inner_folds=args.inner_folds,
-        test_size=args.test_size,
-        seed=args.seed,
-        families=families,
-        n_jobs=args.n_jobs,
-        trial_timeout=args.trial_timeout,
-        data_dir=args.data_dir,
-        run_id=args.run_id,
-        dask_address=args.dask,
-    )
+        values |= {"data": str(example_data_path()), "target": EXAMPLE_TARGET}
+        values.setdefault("max_evals", 10)
+    # A run id known up front can be printed if the run is interrupted, so it can be resumed.
+    values.setdefault("run_id", new_run_id())
+    return RunConfig.create(**values)
 
 
-def _print_training_result(result: dict[str, Any]) -> None:
+def print_training_result(result: Any) -> None:
     outer = result["outer_cv"]
+    shipped = " (refitted on all rows)" if result["refit_full"] else ""
     print(
         f"\n{result['name']} v{result['version']} ({result['task']}, {result['metric']})\n"
         f"  nested CV: {outer['mean']:.4f} ± {outer['std']:.4f} "
         f"(folds: {', '.join(f'{s:.4f}' for s in outer['scores'])})\n"
         f"  held-out test: {result['test_score']:.4f}\n"
-        f"  winner: {result['best_family']} {result['best_config']}\n"
-        f"  registered at: {result['path']}\n"
-        f"  run id: {result['run_id']}"
+        f"  winner: {result['best_family']} {result['best_config']}{shipped}\n"
+        f"  registered at: {result['location']}\n"
+        f"  run id: {result['run_id']}\n"
+        f"  wall time: {time.time() - process_started():.1f}s"
     )
 
 
-def _registry(args: argparse.Namespace):
-    from tunelab.registry import ModelRegistry
+def _train(args: argparse.Namespace, config: RunConfig) -> int:
+    from tunelab.api import run_training
 
-    return ModelRegistry(resolve_data_dir(args.data_dir or None) / "registry")
+    result = run_training(config, orchestrate=not args.no_prefect, started=process_started())
+    print_training_result(result)
+    return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.command == "run":
-        _print_training_result(_run_training(args, args.data, args.target))
-    elif args.command == "example":
-        _print_training_result(_run_training(args, str(example_data_path()), "churned"))
-    elif args.command == "predict":
-        from flows.prediction import predict_flow
+    if args.command in ("run", "example"):
+        config = config_from_args(args)
+        try:
+            return _train(args, config)
+        except KeyboardInterrupt:
+            print(
+                "interrupted: finished trials are checkpointed; resume with "
+                f"--run-id {config.run_id}",
+                file=sys.stderr,
+            )
+            return 130
+    if args.command == "predict":
+        from tunelab.names import check_model_name
+        from tunelab.orchestration import orchestrator
 
-        result = predict_flow(
+        check_model_name(args.model)
+        result = orchestrator("predict")(
             model_name=args.model,
             data=args.data,
             version=args.version,
             output=args.output,
             extra_columns="ignore" if args.ignore_extra_columns else "error",
-            data_dir=args.data_dir,
+            data_dir=args.data_dir or "",
+            table=args.table or "",
+            query=args.query or "",
+            keep_columns=args.keep_columns or [],
         )
         print(
             f"{result['rows']} predictions from {result['name']} v{result['version']} "
             f"written to {result['output']}"
         )
-    elif args.command == "models":
-        registry = _registry(args)
-        if args.models_command == "list":
-            summary = registry.summary()
-            print(summary.to_string(index=False) if len(summary) else "No registered models.")
-        elif args.models_command == "show":
-            print(json.dumps(registry.metadata(args.name, args.version).metadata, indent=2))
-        else:
-            version = registry.set_alias(args.name, args.alias, args.version)
-            print(f"{args.name}: {args.alias} -> v{version}")
-    elif args.command == "serve":
-        from deployments.serve import serve_deployments
+        return 0
+    if args.command == "models":
+        return models_command(args)
+    if args.command == "report":
+        return report_command(args)
+    if args.command == "serve":
+        from tunelab.orchestration import orchestrator
 
-        serve_deployments(cron=None if args.no_schedule else args.cron, port=args.port)
+        orchestrator("serve")(cron=None if args.no_schedule else args.cron, port=args.port)
     return 0
 
 
-class HideUserErrorTracebacks(logging.Filter):
-    """Prefect logs failures with tracebacks; for bad input the message is the whole story."""
+def models_command(args: argparse.Namespace) -> int:
+    from tunelab.names import check_alias, check_model_name
+    from tunelab.store import open_store
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TunelabError):
-            record.exc_info = None
-            record.exc_text = None
-        return True
+    store = open_store(args.data_dir)
+    if args.models_command == "list":
+        summary = store.summary()
+        print(summary.to_string(index=False) if len(summary) else "No registered models.")
+    elif args.models_command == "show":
+        print(
+            json.dumps(store.metadata(check_model_name(args.name), args.version).metadata, indent=2)
+        )
+    else:
+        from tunelab.tracking import set_alias as set_mlflow_alias
+        from tunelab.tracking import tracking_uri_from
+
+        alias = check_alias(args.alias)
+        version = store.set_alias(check_model_name(args.name), alias, args.version)
+        print(f"{args.name}: {alias} -> v{version}")
+        tracking_uri = tracking_uri_from(args.mlflow)
+        if tracking_uri:
+            mlflow_version = set_mlflow_alias(tracking_uri, args.name, alias, version)
+            print(f"MLflow {args.name}: {alias} -> version {mlflow_version}")
+    return 0
 
 
-def install_log_filter() -> None:
-    """The terminal shows one line; the Prefect API (and so the UI) still gets the traceback."""
-    from prefect.logging.configuration import setup_logging
+def report_command(args: argparse.Namespace) -> int:
+    """The report is a file in the version folder; this finds it for a name and version."""
+    from tunelab.errors import RegistryError
+    from tunelab.names import check_model_name
+    from tunelab.store import open_store
 
-    setup_logging()
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(HideUserErrorTracebacks())
+    entry = open_store(args.data_dir).metadata(check_model_name(args.name), args.version)
+    path = entry.path / "report.html"
+    if not path.is_file():
+        raise RegistryError(
+            f"{entry.name} v{entry.version} has no report.html (it was trained with --no-report "
+            "or before reports existed); train a new version to get one"
+        )
+    print(path.resolve())
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    install_log_filter()
+    from tunelab.interrupt import stop_on_signals
+
     try:
-        return dispatch(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        with stop_on_signals():
+            return dispatch(args)
     except TunelabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "interrupted: finished trials are checkpointed; rerun with the same --run-id",
-            file=sys.stderr,
-        )
+        print("interrupted", file=sys.stderr)
         return 130
 
 

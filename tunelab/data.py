@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tunelab.errors import DataReadError, DataValidationError, ParameterError
+from tunelab.sources import is_remote, read_source
 from tunelab.task import TaskKind
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
@@ -23,6 +25,8 @@ MIN_ROWS = 20
 
 def load_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     """Reads a CSV or Parquet file (or passes a DataFrame through), with errors users can act on."""
+    if isinstance(source, str) and is_remote(source):  # s3://, https://, postgresql://...
+        return read_source(source)
     if isinstance(source, pd.DataFrame):
         return source
     if not isinstance(source, (str, Path)):
@@ -42,7 +46,9 @@ def load_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     try:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
+        _check_csv_header(path, frame)
+        return frame
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"Data file {str(path)!r} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -51,6 +57,37 @@ def load_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         raise DataReadError(f"Could not read {str(path)!r}: {exc}") from None
     except ValueError as exc:
         raise DataValidationError(f"Could not read {str(path)!r}: {exc}") from None
+
+
+#: Separators people export instead of commas; a file using one reads as a single column.
+OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+_MANGLED_DUPLICATE = re.compile(r"(.+)\.(\d+)")
+
+
+def _check_csv_header(path: Path, frame: pd.DataFrame) -> None:
+    """Catches what ``read_csv`` silently "fixes": other delimiters and repeated names.
+
+    pandas renames a repeated header ``x1`` to ``x1.1``; the raw first row (read with
+    ``header=None``) tells a renamed duplicate from a real column called ``x1.1``.
+    """
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for delimiter, label in OTHER_DELIMITERS.items():
+            if delimiter in header:
+                raise DataValidationError(
+                    f"{str(path)!r} looks {delimiter!r}-delimited ({label}s in the header "
+                    f"{header[:80]!r}); tunelab reads comma-separated files, so save it with "
+                    "commas"
+                )
+    names = [str(c) for c in frame.columns]
+    if any((m := _MANGLED_DUPLICATE.fullmatch(n)) and m.group(1) in names for n in names):
+        raw = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        raw_names = [str(n) for n in raw]
+        duplicates = sorted({n for n in raw_names if raw_names.count(n) > 1})
+        if duplicates:
+            raise DataValidationError(
+                f"Duplicate column names in {str(path)!r}: {', '.join(map(repr, duplicates))}"
+            )
 
 
 def check_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,6 +112,32 @@ def check_target_present(frame: pd.DataFrame, target: str) -> None:
         raise DataValidationError(f"Target column {target!r} not found in the table{hint}")
 
 
+#: A text column whose values are at least this share numbers mixes numbers and words.
+MIXED_NUMERIC_SHARE = 0.25
+_NESTED_TYPES = (list, tuple, dict, set, np.ndarray)
+
+
+def check_nested_values(frame: pd.DataFrame) -> None:
+    """Parquet list/struct columns arrive as arrays and dicts, which no encoder can use."""
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        sample = column.dropna().head(1_000)
+        nested = next((v for v in sample if isinstance(v, _NESTED_TYPES)), None)
+        if nested is not None:
+            kind = "struct" if isinstance(nested, dict) else "list"
+            raise DataValidationError(
+                f"Column {name!r} holds nested values ({kind}s such as {_short(nested)}); "
+                "flatten it into plain columns"
+            )
+
+
+def _short(value: object) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_mixed_types(frame: pd.DataFrame) -> None:
     """A column mixing numbers and text is almost always a data error (e.g. '12' and 'twelve')."""
     for name in frame.columns:
@@ -83,7 +146,7 @@ def check_mixed_types(frame: pd.DataFrame) -> None:
             continue
         # A sample keeps this linear-time check cheap on million-row tables.
         values = column.dropna().head(100_000)
-        if values.empty:
+        if values.empty or pd.api.types.is_bool_dtype(values):
             continue
         kinds = {type(v) for v in values.head(10_000)}
         numeric_kinds = {int, float, np.int64, np.float64, bool, np.bool_}
@@ -99,6 +162,13 @@ def check_mixed_types(frame: pd.DataFrame) -> None:
             raise DataValidationError(
                 f"Column {name!r} is mostly numeric but contains text such as {bad!r}; "
                 "fix or blank those values"
+            )
+        if MIXED_NUMERIC_SHARE <= share < 0.8:
+            number = values[as_numbers.notna()].iloc[0]
+            word = values[as_numbers.isna()].iloc[0]
+            raise DataValidationError(
+                f"Column {name!r} mixes numbers and text ({share:.0%} numbers, e.g. {number!r} "
+                f"and {word!r}); convert it to one type"
             )
 
 
@@ -144,6 +214,7 @@ def check_fold_sizes(
             f"The table has {len(target)} usable rows; at least {MIN_ROWS} are needed"
         )
     if task == "regression":
+        _check_regression_folds(len(target), outer_folds, inner_folds, test_size)
         return
     counts = target.value_counts()
     needed = required_rows_per_class(outer_folds, inner_folds, test_size)
@@ -153,6 +224,20 @@ def check_fold_sizes(
         raise DataValidationError(
             f"Too few rows per class for {outer_folds} outer x {inner_folds} inner folds with "
             f"test_size={test_size}: each class needs at least {needed} rows; too small: {listed}"
+        )
+
+
+def _check_regression_folds(
+    rows: int, outer_folds: int, inner_folds: int, test_size: float
+) -> None:
+    """Every outer training part must still hold at least two rows per inner fold."""
+    train_rows = rows - math.ceil(rows * test_size)
+    smallest_outer_train = train_rows - math.ceil(train_rows / outer_folds)
+    if train_rows < outer_folds or smallest_outer_train < 2 * inner_folds:
+        raise DataValidationError(
+            f"Too few rows for {outer_folds} outer x {inner_folds} inner folds with "
+            f"test_size={test_size}: {rows} rows leave {train_rows} for training; "
+            "use fewer folds or more rows"
         )
 
 
@@ -182,6 +267,12 @@ def split_features_target(frame: pd.DataFrame, target: str) -> ValidatedData:
     check_target_present(frame, target)
     check_target_values(frame[target])
     features = frame.drop(columns=[target])
+    if features.shape[1] and len(frame) < MIN_ROWS:
+        raise DataValidationError(
+            f"The table has {len(frame)} row{'s' if len(frame) != 1 else ''}; "
+            f"at least {MIN_ROWS} are needed"
+        )
+    check_nested_values(frame)
     check_has_features(features)
     check_mixed_types(frame)
     check_infinite(frame)

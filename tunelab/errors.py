@@ -32,3 +32,23 @@ class SearchFailedError(TunelabError, RuntimeError):
 
 class RegistryError(TunelabError, LookupError):
     """A registered model is missing, ambiguous, or fails its integrity check."""
+
+
+class RegistryCorruptError(RegistryError):
+    """A registry file (metadata, aliases) exists but is not what tunelab wrote."""
+
+
+class CheckpointError(TunelabError, ValueError):
+    """A run checkpoint is unreadable or was not written by tunelab; resuming from it is unsafe."""
+
+
+class StorageError(TunelabError, OSError):
+    """Writing under the data dir failed at the operating-system level (full, read-only, ...).
+
+    Only transient errors (a flaky network share) are worth a retry; a full disk or a
+    read-only folder stays that way, so those are reported at once.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable

@@ -36,3 +36,13 @@ def check_alias(alias: object) -> str:
     if RESERVED_ALIAS.fullmatch(alias):
         raise ParameterError(f"Invalid alias {alias!r}: it looks like a version reference")
     return alias
+
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_run_id(run_id: object) -> str:
+    """Run ids name a checkpoint folder under ``runs/``, so they follow a path-safe rule too."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise ParameterError(f"Invalid run id {run_id!r}: use 1-64 letters, digits, '_' or '-'")
+    return run_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from sklearn.metrics import get_scorer
 
 from pipelines import build_pipeline
 from tunelab.atomic import write_json_atomic
+from tunelab.errors import CheckpointError
 from tunelab.search import (
     ProgressCallback,
     SearchResult,
@@ -31,13 +33,18 @@ from tunelab.search import (
 
 @dataclass
 class OuterFoldResult:
+    """One outer fold's verdict; row counts only (index lists would be O(rows) per fold)."""
+
     fold: int
     score: float
     inner_best_score: float
     best_config: dict[str, Any]
-    train_rows: list[Any]
-    validation_rows: list[Any]
+    train_size: int
+    validation_size: int
     trials: list[TrialRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "trials": [t.to_dict() for t in self.trials]}
 
     @property
     def family(self) -> str:
@@ -82,17 +89,19 @@ def evaluate_outer_fold(
     run_dir: Path | None,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
+    starting_points: Sequence[dict[str, Any]] = (),
 ) -> OuterFoldResult:
-    """Runs (or resumes) one outer fold; a finished fold is read back instead of redone."""
+    """Runs (or resumes) one outer fold; a finished fold is read back instead of redone.
+
+    ``X`` and ``y`` are the training rows only: the held-out test rows never reach a fold.
+    """
     done_file = run_dir / f"outer-{fold}.result.json" if run_dir else None
-    checkpoint = run_dir / f"outer-{fold}.trials.pkl" if run_dir else None
+    checkpoint = run_dir / f"outer-{fold}.trials.json" if run_dir else None
     label = f"outer-{fold}"
     X_train, y_train = X.iloc[train_idx], y.iloc[train_idx]
     X_val, y_val = X.iloc[val_idx], y.iloc[val_idx]
     if done_file is not None and done_file.exists():
-        saved = json.loads(done_file.read_text())
-        saved["trials"] = [TrialRecord(**t) for t in saved["trials"]]
-        return OuterFoldResult(**saved)
+        return read_fold_result(done_file)
     search = run_search(
         X_train,
         y_train,
@@ -101,6 +110,7 @@ def evaluate_outer_fold(
         checkpoint=checkpoint,
         deadline=deadline,
         progress=progress,
+        starting_points=starting_points,
     )
     _, score = fit_and_score(search.best_config, settings, X_train, y_train, X_val, y_val)
     result = OuterFoldResult(
@@ -108,13 +118,26 @@ def evaluate_outer_fold(
         score=score,
         inner_best_score=search.best_score,
         best_config=search.best_config,
-        train_rows=X_train.index.tolist(),
-        validation_rows=X_val.index.tolist(),
+        train_size=len(X_train),
+        validation_size=len(X_val),
         trials=search.trials,
     )
     if done_file is not None:
-        write_json_atomic(done_file, asdict(result))
+        write_json_atomic(done_file, result.to_dict())
     return result
+
+
+def read_fold_result(path: Path) -> OuterFoldResult:
+    """A finished fold saved by an earlier attempt; anything malformed is the user's to clear."""
+    try:
+        saved = json.loads(path.read_text())
+        saved["trials"] = [TrialRecord(**t) for t in saved["trials"]]
+        return OuterFoldResult(**saved)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(
+            f"Cannot resume from {str(path)!r} ({type(exc).__name__}): delete that file to "
+            "redo the fold, or start a new run without --run-id"
+        ) from None
 
 
 def summarise(scores: list[float]) -> dict[str, Any]:
@@ -135,9 +158,36 @@ def final_search(
     run_dir: Path | None,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
+    starting_points: Sequence[dict[str, Any]] = (),
 ) -> SearchResult:
-    """The search whose winner is refitted on all training rows and shipped."""
-    checkpoint = run_dir / "final.trials.pkl" if run_dir else None
+    """The search whose winner is refitted and shipped."""
+    checkpoint = run_dir / "final.trials.json" if run_dir else None
     return run_search(
-        X, y, settings, label="final", checkpoint=checkpoint, deadline=deadline, progress=progress
+        X,
+        y,
+        settings,
+        label="final",
+        checkpoint=checkpoint,
+        deadline=deadline,
+        progress=progress,
+        starting_points=starting_points,
     )
+
+
+def final_starting_points(
+    outer_results: list[OuterFoldResult], portfolio: list[dict[str, Any]], per_fold: int = 2
+) -> list[dict[str, Any]]:
+    """What the outer searches learned, first: their winners, then each fold's next best.
+
+    Nested CV costs most of a budget; this is how that work reaches the shipped model. The
+    portfolio follows, so families the outer folds never reached are still tried.
+    """
+    winners = [r.best_config for r in outer_results]
+    runners_up: list[dict[str, Any]] = []
+    for result in outer_results:
+        ok = sorted(
+            (t for t in result.trials if t.status == "ok" and t.score is not None),
+            key=lambda t: (-(t.score or 0.0), t.number),
+        )
+        runners_up.extend(t.config for t in ok[1 : 1 + per_fold])
+    return winners + runners_up + portfolio

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import DataSchema
-from tunelab.data import check_columns
+from tunelab.data import check_columns, check_nested_values
 from tunelab.errors import DataValidationError
 from tunelab.registry import RegisteredModel
 
@@ -34,6 +34,7 @@ def check_prediction_input(
             f"Prediction data has columns the model was not trained on: "
             f"{', '.join(map(repr, extra))} (pass extra_columns='ignore' to drop them)"
         )
+    check_nested_values(frame[[c for c in schema.used_columns if c in frame.columns]])
     for column in schema.columns:
         if column.role == "numeric":
             _check_numeric(frame[column.name])
@@ -60,7 +61,8 @@ def _check_numeric(values: pd.Series) -> None:
 def _check_dates(values: pd.Series) -> None:
     if pd.api.types.is_datetime64_any_dtype(values):
         return
-    parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    # utc=True: offsets that change at a daylight-saving switch are one instant each.
+    parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
     bad = values.notna() & parsed.isna()
     if bad.any():
         raise DataValidationError(

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
-from tunelab.data import (
-    check_fold_sizes,
-    check_parameters,
-    load_table,
-    split_features_target,
-)
+from models.kinds import TaskKind
+from tunelab.config import RunConfig
+from tunelab.data import check_fold_sizes, load_table, split_features_target
 from tunelab.provenance import fingerprint
-from tunelab.task import TaskKind, resolve_metric, resolve_task
+from tunelab.task import resolve_metric, resolve_task
 
 
 @dataclass
 class PreparedData:
+    source: str
     features: pd.DataFrame
     target: pd.Series
     task: TaskKind
@@ -27,28 +24,28 @@ class PreparedData:
     fingerprint: str
 
 
-def prepare_data(
-    data: str | Path | pd.DataFrame,
-    target: str,
-    *,
-    task: str = "auto",
-    metric: str | None = None,
-    outer_folds: int = 3,
-    inner_folds: int = 3,
-    test_size: float = 0.2,
-    max_evals: int = 30,
-) -> PreparedData:
-    """Raises :class:`~tunelab.errors.TunelabError` for anything that would fail later."""
-    check_parameters(outer_folds, inner_folds, test_size, max_evals)
-    frame = load_table(data)
-    validated = split_features_target(frame, target)
-    resolved_task = resolve_task(task, validated.target)
-    check_fold_sizes(validated.target, resolved_task, outer_folds, inner_folds, test_size)
+def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> PreparedData:
+    """Reads ``config.data`` (or uses ``frame``) and raises a TunelabError for anything that
+    would fail later, so bad input fails in seconds, not after a search."""
+    if frame is not None:
+        table = frame
+    elif config.table or config.query:
+        from tunelab.sources import read_source
+
+        table = read_source(config.data, table=config.table, query=config.query)
+    else:
+        table = load_table(config.data)
+    validated = split_features_target(table, config.target)
+    resolved_task = resolve_task(config.task, validated.target)
+    check_fold_sizes(
+        validated.target, resolved_task, config.outer_folds, config.inner_folds, config.test_size
+    )
     return PreparedData(
+        source=config.data,
         features=validated.features,
         target=validated.target,
         task=resolved_task,
-        metric=resolve_metric(metric, resolved_task),
+        metric=resolve_metric(config.metric, resolved_task),
         dropped_target_rows=validated.dropped_target_rows,
-        fingerprint=fingerprint(frame),
+        fingerprint=fingerprint(table),
     )

@@ -10,27 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import math
-import pickle
 import time
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
+from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
 from hyperopt.exceptions import AllTrialsFailed
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from pipelines import DataSchema, build_pipeline, normalise_config
-from tunelab.atomic import write_pickle_atomic
+from tunelab import checkpoint as checkpoint_io
 from tunelab.errors import SearchFailedError
-from tunelab.space import build_space
+from tunelab.interrupt import check_stop
+from tunelab.space import build_space, config_to_vals
 
 #: A family whose last this-many evaluated trials all failed is not tried again in this search.
 MAX_CONSECUTIVE_FAMILY_FAILURES = 3
@@ -52,22 +54,42 @@ class SearchSettings:
     prune: bool = True
 
 
+class TrialStatus(str, Enum):
+    """How a trial ended; only ``failed`` counts towards dropping a family."""
+
+    OK = "ok"  # scored on every inner fold
+    PRUNED = "pruned"  # stopped early, clearly worse than the best; partial score kept
+    CUT = "cut"  # stopped by a time limit (the run's budget or --trial-timeout)
+    FAILED = "failed"  # raised an error
+    SKIPPED = "skipped"  # not fitted: its family was dropped after repeated failures
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class TrialRecord:
     search: str
     number: int
     family: str
-    status: str  # "ok", "pruned", "failed" or "skipped"
+    status: TrialStatus
     score: float | None
     score_std: float | None
     fit_seconds: float
     config: dict[str, Any]
     error: str = ""
 
+    def __post_init__(self) -> None:
+        self.status = TrialStatus(self.status)
+
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
+        row["status"] = self.status.value
         row["config"] = repr(self.config)
         return row
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
 
 
 @dataclass
@@ -79,7 +101,7 @@ class SearchResult:
 
     @property
     def n_evaluated(self) -> int:
-        return sum(t.status != "skipped" for t in self.trials)
+        return sum(t.status != TrialStatus.SKIPPED for t in self.trials)
 
 
 ProgressCallback = Callable[[TrialRecord, "TrialRecord | None", int], None]
@@ -101,7 +123,9 @@ def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
         search=label,
         number=int(trial["tid"]),
         family=result.get("family", "?"),
-        status=result.get("outcome") or ("ok" if result.get("status") == STATUS_OK else "failed"),
+        status=TrialStatus(
+            result.get("outcome") or ("ok" if result.get("status") == STATUS_OK else "failed")
+        ),
         score=result.get("score"),
         score_std=result.get("score_std"),
         fit_seconds=float(result.get("fit_seconds", 0.0)),
@@ -114,25 +138,24 @@ def dropped_families(records: list[TrialRecord]) -> set[str]:
     """Derived from the history (not kept as state) so a resumed search drops the same families."""
     recent: dict[str, list[str]] = {}
     for record in records:
-        if record.status != "skipped":
+        if record.status in (TrialStatus.OK, TrialStatus.PRUNED, TrialStatus.FAILED):
             recent.setdefault(record.family, []).append(record.status)
     return {
         family
         for family, statuses in recent.items()
         if len(statuses) >= MAX_CONSECUTIVE_FAMILY_FAILURES
-        and all(s == "failed" for s in statuses[-MAX_CONSECUTIVE_FAMILY_FAILURES:])
+        and all(s == TrialStatus.FAILED for s in statuses[-MAX_CONSECUTIVE_FAMILY_FAILURES:])
     }
 
 
 def load_trials(checkpoint: Path | None) -> Trials:
     if checkpoint is not None and checkpoint.exists():
-        with checkpoint.open("rb") as handle:
-            return pickle.load(handle)
+        return checkpoint_io.load_trials(checkpoint)
     return Trials()
 
 
 def best_record(records: list[TrialRecord]) -> TrialRecord | None:
-    ok = [r for r in records if r.status == "ok"]
+    ok = [r for r in records if r.status == TrialStatus.OK]
     # Ties go to the earlier trial, so the winner does not depend on float noise in ordering.
     return max(ok, key=lambda r: (r.score, -r.number)) if ok else None
 
@@ -163,8 +186,9 @@ def is_hopeless(scores: list[float], best: TrialRecord | None) -> bool:
     """
     if best is None or not all(math.isfinite(s) for s in scores):
         return False
-    margin = max(3 * (best.score_std or 0.0), 0.02 * abs(best.score), 1e-9)
-    return float(np.mean(scores)) < best.score - margin
+    best_score = float(best.score or 0.0)
+    margin = max(3 * (best.score_std or 0.0), 0.02 * abs(best_score), 1e-9)
+    return float(np.mean(scores)) < best_score - margin
 
 
 class _Objective:
@@ -202,6 +226,7 @@ class _Objective:
         scores: list[float] = []
         try:
             for fold, (train_idx, val_idx) in enumerate(self.splits):
+                check_stop()
                 scores.append(self._score_fold(config, train_idx, val_idx))
                 if fold + 1 == len(self.splits):
                     break
@@ -217,6 +242,14 @@ class _Objective:
                     }
             if not all(math.isfinite(s) for s in scores):
                 raise ValueError(f"non-finite fold scores {scores}")
+        except TrialCut as exc:
+            return {
+                **base,
+                "status": STATUS_FAIL,
+                "outcome": "cut",
+                "error": str(exc),
+                "fit_seconds": time.perf_counter() - start,
+            }
         except Exception as exc:  # a failing trial is data, not a crash
             return {
                 **base,
@@ -251,6 +284,52 @@ class _Objective:
             raise TrialCut("time budget exhausted")
 
 
+def usable_starting_points(
+    configs: Sequence[dict[str, Any]], settings: SearchSettings
+) -> list[dict[str, Any]]:
+    """The given configurations of searched families, normalised, each once, in order."""
+    usable, seen = [], set()
+    for config in configs:
+        if config["model"]["family"] not in settings.families:
+            continue
+        normalised = normalise_config(config, settings.schema.task)
+        key = repr(normalised)
+        if key not in seen:
+            seen.add(key)
+            usable.append(normalised)
+    return usable
+
+
+def evaluate_starting_point(
+    trials: Trials, objective: _Objective, config: dict[str, Any], settings: SearchSettings
+) -> None:
+    """Scores ``config`` and records it as a finished trial in the form TPE's proposals have."""
+    tid = trials.new_trial_ids(1)[0]
+    result = objective(config)
+    vals = config_to_vals(config, settings.schema.task, list(settings.families))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    doc = {
+        "state": JOB_STATE_DONE,
+        "tid": tid,
+        "spec": None,
+        "result": result,
+        "misc": {
+            "tid": tid,
+            "cmd": ("domain_attachment", "FMinIter_Domain"),
+            "workdir": None,
+            "idxs": {label: [tid] if values else [] for label, values in vals.items()},
+            "vals": vals,
+        },
+        "exp_key": None,
+        "owner": None,
+        "version": 0,
+        "book_time": now,
+        "refresh_time": now,
+    }
+    trials.insert_trial_docs([doc])
+    trials.refresh()
+
+
 def run_search(
     X: pd.DataFrame,
     y: pd.Series,
@@ -260,12 +339,16 @@ def run_search(
     checkpoint: Path | None = None,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
+    starting_points: Sequence[dict[str, Any]] = (),
 ) -> SearchResult:
     """TPE search; resumes from ``checkpoint`` when it exists. ``deadline`` is a ``time.time()``.
 
+    ``starting_points`` (configurations known to do well: library defaults, a portfolio, other
+    searches' winners) are evaluated first, in order, and recorded so TPE learns from them.
     At least one trial always finishes, even past the deadline, so every search yields a model.
     """
     space = build_space(settings.schema.task, list(settings.families))
+    starts = usable_starting_points(starting_points, settings)
     trials = load_trials(checkpoint)
 
     records = [record_from_trial(label, t) for t in trials.trials if t["result"].get("status")]
@@ -285,24 +368,28 @@ def run_search(
         if len(records) >= 3 * settings.max_evals:  # proposals keep landing on dropped families
             break
         number = len(trials.trials)
+        check_stop()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if number < len(starts):
+                evaluate_starting_point(trials, objective, starts[number], settings)
             # AllTrialsFailed is raised after the trial is recorded; failures are data here.
-            with contextlib.suppress(AllTrialsFailed):
-                fmin(
-                    objective,
-                    space,
-                    algo=algo,
-                    max_evals=number + 1,
-                    trials=trials,
-                    rstate=np.random.default_rng([settings.seed, stream, number]),
-                    show_progressbar=False,
-                    verbose=False,
-                    return_argmin=False,
-                )
+            else:
+                with contextlib.suppress(AllTrialsFailed):
+                    fmin(
+                        objective,
+                        space,
+                        algo=algo,
+                        max_evals=number + 1,
+                        trials=trials,
+                        rstate=np.random.default_rng([settings.seed, stream, number]),
+                        show_progressbar=False,
+                        verbose=False,
+                        return_argmin=False,
+                    )
         records.append(record_from_trial(label, trials.trials[-1]))
         if checkpoint is not None:
-            write_pickle_atomic(checkpoint, trials)
+            checkpoint_io.save_trials(checkpoint, trials)
         if progress is not None:
             progress(records[-1], best_record(records), settings.max_evals)
     best = best_record(records)
@@ -311,4 +398,6 @@ def run_search(
         raise SearchFailedError(
             f"Search {label!r}: all {len(records)} trials failed. First errors: {errors}"
         )
-    return SearchResult(label=label, best_config=best.config, best_score=best.score, trials=records)
+    return SearchResult(
+        label=label, best_config=best.config, best_score=float(best.score or 0.0), trials=records
+    )

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import pandas as pd
 
+from models.kinds import TaskKind, TaskOption
 from tunelab.errors import DataValidationError, ParameterError
+from tunelab.metrics import DEFAULT_METRICS, METRICS_BY_TASK
 
-TaskKind = Literal["binary", "multiclass", "regression"]
-TaskOption = Literal["auto", "binary", "multiclass", "regression"]
+__all__ = ["TaskKind", "TaskOption", "infer_task", "resolve_metric", "resolve_task"]
 
 #: Integer targets with at most this many distinct values are treated as class labels.
 MAX_INTEGER_CLASSES = 20
-
-DEFAULT_METRICS: dict[str, str] = {
-    "binary": "roc_auc",
-    "multiclass": "neg_log_loss",
-    "regression": "r2",
-}
-
-#: Only label-agnostic scorers: ``f1`` would need a positive label users rarely think about.
-METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
-    "binary": ("roc_auc", "accuracy", "balanced_accuracy", "f1_macro", "neg_log_loss"),
-    "multiclass": ("neg_log_loss", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr"),
-    "regression": (
-        "r2",
-        "neg_root_mean_squared_error",
-        "neg_mean_squared_error",
-        "neg_mean_absolute_error",
-    ),
-}
 
 
 def infer_task(target: pd.Series) -> TaskKind:

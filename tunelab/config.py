@@ -1,0 +1,183 @@
+"""The one definition of a training run's settings: defaults, descriptions and every check.
+
+The CLI builds its options from these fields, the Python API and the Prefect flow take this
+model (so the Prefect UI form is typed and described from the same text), and the resume
+manifest and the registered metadata are dumped from it. Everything that can be checked
+without reading the data is checked here, before any data is read or any server started.
+
+Kept free of heavy imports (no pandas, scikit-learn or Prefect) so ``tunelab --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from models.catalog import FAMILY_NAMES
+from models.kinds import TaskOption
+from tunelab.errors import ParameterError
+from tunelab.metrics import ALL_METRICS
+from tunelab.names import check_model_name, check_run_id
+
+Metric = Literal[ALL_METRICS]  # type: ignore[valid-type]
+Family = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
+
+#: Fields whose change makes a checkpointed run's trials invalid for resuming.
+RESUME_KEYS = (
+    "target",
+    "table",
+    "query",
+    "task",
+    "metric",
+    "seed",
+    "test_size",
+    "outer_folds",
+    "inner_folds",
+    "max_evals",
+    "families",
+    "estimate_share",
+)
+
+
+class RunConfig(BaseModel):
+    """Settings of one training run. Empty strings count as "not set"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: str = Field(
+        description="CSV or Parquet file or URL (s3://, gs://, https://), or a SQLAlchemy "
+        "database URL together with table or query.",
+        min_length=1,
+    )
+    target: str = Field(description="Column to predict.", min_length=1)
+    table: str | None = Field(None, description="Table to read when data is a database URL.")
+    query: str | None = Field(None, description="SQL query to read when data is a database URL.")
+    name: str | None = Field(
+        None, description="Registry name; default: file name stem and target (churn-churned)."
+    )
+    task: TaskOption = Field("auto", description="auto, binary, multiclass or regression.")
+    metric: Metric | None = Field(
+        None, description="scikit-learn scorer; default roc_auc / neg_log_loss / r2 by task."
+    )
+    max_evals: int = Field(30, ge=1, description="Trials per search (each outer fold, final).")
+    time_budget: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Wall-clock seconds from the call to its return; the best model found by "
+        "then is registered.",
+    )
+    outer_folds: int = Field(3, ge=2, le=20, description="Outer folds of nested CV (estimate).")
+    inner_folds: int = Field(3, ge=2, le=20, description="Inner folds scoring each trial.")
+    test_size: float = Field(
+        0.2, gt=0, lt=1, description="Share of rows held out for the one final test score."
+    )
+    seed: int = Field(0, ge=0, description="Seed for splits, TPE and models (same seed, same run).")
+    families: list[Family] | None = Field(
+        None, description="Model families to search; default all that fit the task."
+    )
+    n_jobs: int = Field(-1, ge=-1, description="CPU cores to use (-1 = all).")
+    trial_timeout: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds after which a trial is cut between its folds.",
+    )
+    estimate_share: float = Field(
+        0.4,
+        ge=0.05,
+        le=0.95,
+        description="Under a time budget, share of the search time spent on the outer folds "
+        "(the estimate); the rest goes to the final search, which starts from their winners.",
+    )
+    refit_full: bool = Field(
+        True,
+        description="After the held-out test score is recorded, refit the winner on all rows "
+        "(test rows included) before registering it.",
+    )
+    data_dir: str | None = Field(
+        None, description="Registry and checkpoint folder; default $TUNELAB_HOME or ./tunelab-data."
+    )
+    run_id: str | None = Field(
+        None, description="Reuse a previous run id to resume it without redoing finished trials."
+    )
+    report: bool = Field(
+        True,
+        description="Write report.html (search history, hyperparameter and test plots) next "
+        "to the registered model and publish its tables as Prefect artifacts.",
+    )
+    mlflow: str | None = Field(
+        None,
+        description="MLflow tracking URI to log the run and register the model in; default "
+        "$MLFLOW_TRACKING_URI (unset: no MLflow).",
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Run outer folds on Dask: 'local' starts a LocalCluster, or a scheduler "
+        "address (tcp://host:8786); unset runs them in threads.",
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_model_name(value)
+
+    @field_validator("run_id")
+    @classmethod
+    def _check_run_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_run_id(value)
+
+    @field_validator("families")
+    @classmethod
+    def _unique_families(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            return None
+        return None if value is None else list(dict.fromkeys(value))
+
+    @field_validator("dask_address")
+    @classmethod
+    def _check_dask(cls, value: str | None) -> str | None:
+        if value is None or value == "local" or "://" in value:
+            return value
+        raise ValueError("use 'local' or a scheduler address such as tcp://host:8786")
+
+    @classmethod
+    def create(cls, **values: Any) -> RunConfig:
+        """Validates ``values`` and turns pydantic's report into one readable line."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ParameterError(describe_validation_error(exc)) from None
+
+    def resume_manifest(self) -> dict[str, Any]:
+        return self.model_dump(include=set(RESUME_KEYS))
+
+    def parameters(self) -> dict[str, Any]:
+        """What the registered metadata records about how the run was asked for."""
+        return self.model_dump(
+            exclude={"data", "target", "name", "data_dir", "run_id", "query", "mlflow"}
+        )
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {field!r}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{field} must be a finite number, got {value}")
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            problems.append(f"{field}={value!r}: {message}")
+        else:
+            problems.append(f"{field}: {message}")
+    return "Invalid settings: " + "; ".join(problems)

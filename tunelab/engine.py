@@ -1,0 +1,422 @@
+"""The training procedure, in plain Python: one function, orchestration injected.
+
+validate -> hold out -> nested CV (outer folds, each a full search) -> final search, started
+from what the outer folds learned -> refit and test once -> optionally refit on every row ->
+register. :func:`train` runs it through a :class:`~tunelab.runner.Runner`: in this process by
+default, or as Prefect tasks when ``flows.training`` calls it, so the CLI, the Python API, the
+Prefect UI and the benchmarks all run this same code.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from dataclasses import asdict, dataclass
+from importlib import import_module
+from typing import Any, cast
+
+import pandas as pd
+
+from tunelab.budget import MLFLOW_SECONDS, REPORT_SECONDS, RunClock, outer_fold_parallelism
+from tunelab.card import (
+    DataSummary,
+    Metrics,
+    ModelCard,
+    OuterFoldSummary,
+    TrialCounts,
+)
+from tunelab.config import RunConfig
+from tunelab.interrupt import STOP
+from tunelab.runner import LocalRunner, Runner
+from tunelab.runs import check_run_manifest, default_model_name, new_run_id, resolve_n_jobs
+from tunelab.search import SearchResult, SearchSettings, TrialRecord, TrialStatus
+
+#: Data the caller already loaded and validated for this config (the CLI and API do, to
+#: fail fast before Prefect starts), so the engine does not read and hash it a second time.
+PRELOADED: contextvars.ContextVar[Any] = contextvars.ContextVar("tunelab_preloaded", default=None)
+#: When the user's call started (``time.time()``), if earlier than the engine itself.
+CALL_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tunelab_call_started", default=None
+)
+
+
+@dataclass
+class TrainingResult:
+    """What a training run returns; ``result["test_score"]`` works as well as the attribute."""
+
+    name: str
+    version: int
+    location: str
+    run_id: str
+    task: str
+    metric: str
+    outer_cv: dict[str, Any]
+    test_score: float
+    best_family: str
+    best_config: dict[str, Any]
+    refit_full: bool
+    elapsed_seconds: float
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunOutcome:
+    """Everything a runner may publish at the end (artifacts, reports, tracking)."""
+
+    result: TrainingResult
+    card: ModelCard
+    trials: list[TrialRecord]
+    model: Any
+    X_test: pd.DataFrame
+    y_test: pd.Series
+    #: The report's inputs and figures when ``config.report`` is on (published by runners).
+    report: Any = None
+
+
+def load_and_validate(config: RunConfig) -> Any:
+    from tunelab.prepare import prepare_data
+
+    preloaded = PRELOADED.get()
+    if preloaded is not None and preloaded.source == config.data:
+        return preloaded
+    return prepare_data(config)
+
+
+def holdout_split(prepared: Any, test_size: float, seed: int) -> Any:
+    """The test rows leave here and are not touched again until the final score."""
+    from tunelab.holdout import split_holdout
+
+    return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
+
+
+def refit_and_test(config: dict[str, Any], settings: SearchSettings, split: Any):
+    """The only place the held-out test rows are scored, once, by the refitted winner."""
+    from tunelab.nested_cv import fit_and_score
+
+    return fit_and_score(config, settings, split.X_train, split.y_train, split.X_test, split.y_test)
+
+
+def refit_on_all_rows(
+    config: dict[str, Any], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
+) -> Any:
+    """The shipped model sees every row the user gave, after the test score is recorded."""
+    from pipelines import build_pipeline
+
+    model = build_pipeline(config, settings.schema, seed=settings.seed, n_jobs=settings.n_jobs)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y)
+
+
+def register_model(
+    data_dir: str | None,
+    name: str,
+    model: Any,
+    metadata: dict[str, Any],
+    leaderboard: pd.DataFrame,
+) -> Any:
+    from tunelab.store import open_store
+
+    return open_store(data_dir).register(name, model, metadata, leaderboard)
+
+
+def write_report(
+    data_dir: str | None, name: str, version: int, inputs: Any
+) -> tuple[dict[str, Any], str]:
+    """Plots of the search and of the winner on the test rows, stored with the version."""
+    from tunelab.report import build_figures, render_html
+    from tunelab.store import open_store
+
+    figures = build_figures(inputs)
+    html = render_html(inputs, figures)
+    open_store(data_dir).attach(name, version, "report.html", html.encode())
+    return figures, html
+
+
+def track_in_mlflow(
+    tracking_uri: str, outcome: RunOutcome, report_html: str | None, log: Any
+) -> str | None:
+    """Logs the registered run to MLflow; the model is already registered, so a tracking
+    failure is reported loudly but does not undo the run."""
+    from tunelab.tracking import log_run
+
+    result = outcome.result
+    try:
+        run_id = log_run(
+            tracking_uri,
+            name=result.name,
+            version=result.version,
+            card=outcome.card.to_dict(),
+            trials=outcome.trials,
+            model=outcome.model,
+            report_html=report_html,
+        )
+    except Exception as exc:
+        log.error("MLflow logging to %s failed: %s: %s", tracking_uri, type(exc).__name__, exc)
+        return None
+    log.info("Logged to MLflow at %s (run %s, model %s)", tracking_uri, run_id, result.name)
+    return run_id
+
+
+def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
+    frame = pd.DataFrame([r.to_row() for r in records])
+    return frame.sort_values(["search", "score"], ascending=[True, False], na_position="last")
+
+
+def train(
+    config: RunConfig, runner: Runner | None = None, started: float | None = None
+) -> RunOutcome:
+    """Runs the whole procedure for ``config``; returns the registered result and its record."""
+    from pipelines import infer_schema
+    from tunelab.nested_cv import (
+        evaluate_outer_fold,
+        final_search,
+        final_starting_points,
+        outer_splits,
+        summarise,
+    )
+    from tunelab.paths import data_dir as resolve_data_dir
+    from tunelab.provenance import library_versions
+    from tunelab.space import describe_space, portfolio_configs, resolve_families
+    from tunelab.tracking import tracking_uri_from
+
+    runner = runner or LocalRunner()
+    clock = RunClock.start(config.time_budget, started or CALL_STARTED.get())
+    STOP.clear()
+    log = runner.logger()
+    if config.report:  # plotting libraries load while the search runs, not after it
+        threading.Thread(target=import_module, args=("tunelab.report",), daemon=True).start()
+
+    prepared = runner.stage("load-and-validate", load_and_validate, config=config)
+    log.info(
+        "Loaded %d rows x %d features; task=%s metric=%s",
+        len(prepared.features),
+        prepared.features.shape[1],
+        prepared.task,
+        prepared.metric,
+    )
+    if prepared.dropped_target_rows:
+        log.warning("Dropped %d rows with a missing target", prepared.dropped_target_rows)
+    families = resolve_families(config.families, prepared.task)
+    split = runner.stage(
+        "holdout-split", holdout_split, prepared=prepared, test_size=config.test_size,
+        seed=config.seed,
+    )  # fmt: skip
+    schema = infer_schema(split.X_train, split.y_train, prepared.task)
+    for column in schema.columns:
+        if column.role == "dropped":
+            log.warning("Column %r is not used: %s", column.name, column.reason)
+
+    root = resolve_data_dir(config.data_dir)
+    run_id = config.run_id or new_run_id()
+    run_dir = root / "runs" / run_id
+    check_run_manifest(
+        run_dir,
+        {
+            **config.resume_manifest(),
+            "data_fingerprint": prepared.fingerprint,
+            "task": prepared.task,
+            "metric": prepared.metric,
+            "families": families,
+        },
+    )
+    log.info("Run %s: checkpoints in %s", run_id, run_dir)
+
+    cores = resolve_n_jobs(config.n_jobs)
+    workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
+    base = dict(
+        schema=schema,
+        families=tuple(families),
+        metric=prepared.metric,
+        inner_folds=config.inner_folds,
+        max_evals=config.max_evals,
+        seed=config.seed,
+        trial_timeout=config.trial_timeout,
+    )
+    outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
+    final_settings = SearchSettings(**base, n_jobs=cores)
+    portfolio = portfolio_configs(prepared.task, families)
+
+    folds = list(range(config.outer_folds))
+    batches = [folds[i : i + workers] for i in range(0, len(folds), workers)]
+    deadlines = clock.outer_deadlines(config.estimate_share, len(batches))
+    splits = outer_splits(split.y_train, outer_settings, config.outer_folds)
+    progress = runner.progress()
+    calls = [
+        dict(
+            X=split.X_train,
+            y=split.y_train,
+            fold=fold,
+            train_idx=splits[fold][0],
+            val_idx=splits[fold][1],
+            settings=outer_settings,
+            run_dir=run_dir,
+            deadline=deadline,
+            progress=progress,
+            starting_points=portfolio,
+        )
+        for batch, deadline in zip(batches, deadlines, strict=True)
+        for fold in batch
+    ]
+    outer_results = runner.map("outer-fold", evaluate_outer_fold, calls, workers)
+    for fold_result in outer_results:
+        log.info(
+            "Outer fold %d: %s scored %.4f on its held-out part (inner CV best %.4f)",
+            fold_result.fold,
+            fold_result.family,
+            fold_result.score,
+            fold_result.inner_best_score,
+        )
+
+    fold_seconds = [
+        t.fit_seconds / config.inner_folds
+        for r in outer_results
+        for t in r.trials
+        if t.status == TrialStatus.OK
+    ]
+    refits = 2 if config.refit_full else 1
+    after = (REPORT_SECONDS if config.report else 0.0) + (
+        MLFLOW_SECONDS if tracking_uri_from(config.mlflow) else 0.0
+    )
+    final: SearchResult = runner.stage(
+        "final-search",
+        final_search,
+        X=split.X_train,
+        y=split.y_train,
+        settings=final_settings,
+        run_dir=run_dir,
+        deadline=clock.final_deadline(fold_seconds, refits, after),
+        progress=progress,
+        starting_points=final_starting_points(outer_results, portfolio),
+    )
+    model, test_score = runner.stage(
+        "refit-and-test", refit_and_test, config=final.best_config, settings=final_settings,
+        split=split,
+    )  # fmt: skip
+    if config.refit_full:
+        model = runner.stage(
+            "refit-on-all-rows",
+            refit_on_all_rows,
+            config=final.best_config,
+            settings=final_settings,
+            X=pd.concat([split.X_train, split.X_test]),
+            y=pd.concat([split.y_train, split.y_test]),
+        )
+
+    records = [t for r in outer_results for t in r.trials] + final.trials
+    outer_summary = summarise([r.score for r in outer_results])
+    name = config.name or default_model_name(config.data, config.target)
+    card = ModelCard(
+        task=prepared.task,
+        target=config.target,
+        metric=prepared.metric,
+        seed=config.seed,
+        run_id=run_id,
+        data=DataSummary(
+            source=str(config.data),
+            fingerprint=prepared.fingerprint,
+            train_rows=len(split.X_train),
+            test_rows=len(split.X_test),
+            dropped_target_rows=prepared.dropped_target_rows,
+        ),
+        parameters={**config.parameters(), "families": families, "n_jobs": cores},
+        metrics=Metrics(
+            outer_cv=outer_summary,
+            outer_folds=[
+                OuterFoldSummary(r.fold, r.family, r.score, r.inner_best_score)
+                for r in outer_results
+            ],
+            final_inner_cv=final.best_score,
+            test_score=test_score,
+        ),
+        best={"family": final.best_config["model"]["family"], "config": final.best_config},
+        trials=TrialCounts(
+            total=len(records),
+            failed=sum(r.status == TrialStatus.FAILED for r in records),
+            skipped=sum(r.status == TrialStatus.SKIPPED for r in records),
+            pruned=sum(r.status == TrialStatus.PRUNED for r in records),
+            cut=sum(r.status == TrialStatus.CUT for r in records),
+        ),
+        refit_full=config.refit_full,
+        search_space=describe_space(prepared.task, families),
+        schema=schema.to_dict(),
+        versions=library_versions(),
+        elapsed_seconds=clock.elapsed(),
+    )
+    entry = runner.stage(
+        "register-model",
+        register_model,
+        data_dir=config.data_dir,
+        name=name,
+        model=model,
+        metadata=card.to_dict(),
+        leaderboard=leaderboard_frame(records),
+    )
+    result = TrainingResult(
+        name=entry.name,
+        version=entry.version,
+        location=str(entry.path),
+        run_id=run_id,
+        task=prepared.task,
+        metric=prepared.metric,
+        outer_cv=outer_summary,
+        test_score=test_score,
+        best_family=card.best_family,
+        best_config=final.best_config,
+        refit_full=config.refit_full,
+        elapsed_seconds=clock.elapsed(),
+    )
+    outcome = RunOutcome(result, card, records, model, split.X_test, split.y_test)
+    report_html = None
+    if config.report:
+        from tunelab.report import ReportInputs
+
+        inputs = ReportInputs(
+            card=card.to_dict(),
+            trials=cast(Any, records),  # duck-typed: the report does not import the search
+            model=model,
+            X_test=split.X_test,
+            y_test=split.y_test,
+            name=entry.name,
+            version=entry.version,
+        )
+        figures, report_html = runner.stage(
+            "write-report",
+            write_report,
+            data_dir=config.data_dir,
+            name=entry.name,
+            version=entry.version,
+            inputs=inputs,
+        )
+        outcome.report = (inputs, figures)
+    runner.publish(outcome)
+    tracking_uri = tracking_uri_from(config.mlflow)
+    if tracking_uri:
+        runner.stage(
+            "track-mlflow",
+            track_in_mlflow,
+            tracking_uri=tracking_uri,
+            outcome=outcome,
+            report_html=report_html,
+            log=log,
+        )
+    log.info(
+        "Done in %.0fs: nested CV %s %.4f ± %.4f, test %.4f, winner %s -> %s v%d",
+        time.time() - clock.started,
+        prepared.metric,
+        outer_summary["mean"],
+        outer_summary["std"],
+        test_score,
+        card.best_family,
+        entry.name,
+        entry.version,
+    )
+    return outcome

@@ -1,0 +1,62 @@
+"""The exact set of types a registered model may contain beyond what skops trusts by default.
+
+Why an exact list and not prefixes such as ``sklearn.``: skops stores functions by module and
+name, and scikit-learn, NumPy and friends re-export standard-library functions
+(``sklearn.utils._testing.check_output`` *is* ``subprocess.check_output``), so any prefix
+rule lets a tampered file call them. These are the types tunelab's own pipelines contain,
+collected from fitted pipelines of every model family, feature-selection method and task;
+``tests/test_registry.py`` round-trips all of them, so a new family or wrapper class that is
+missing here fails a test instead of failing a user's ``predict``.
+
+To add a model wrapper (e.g. ``models.boosting.EarlyStoppedBooster``), add its full type name
+to :data:`TUNELAB_TYPES` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: tunelab's own estimator and transformer classes.
+TUNELAB_TYPES = frozenset(
+    {
+        "pipelines.feature_selection.NearConstantFilter",
+        "pipelines.label_encoding.LabelEncodedClassifier",
+        "pipelines.transformers.CategoryCleaner",
+        "pipelines.transformers.DateFeatures",
+        "pipelines.transformers.NumericCaster",
+    }
+)
+
+#: scikit-learn internals skops does not trust by default (score functions, fitted trees).
+SKLEARN_TYPES = frozenset(
+    {
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.tree._tree.Tree",
+    }
+)
+
+#: The gradient-boosting families' estimators and their native boosters.
+BOOSTING_TYPES = frozenset(
+    {
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+    }
+)
+
+#: Plain containers and dtypes that appear inside fitted estimators' state.
+BASIC_TYPES = frozenset({"collections.OrderedDict", "numpy.dtype"})
+
+ALLOWED_MODEL_TYPES: frozenset[str] = TUNELAB_TYPES | SKLEARN_TYPES | BOOSTING_TYPES | BASIC_TYPES
+
+
+def unexpected_types(untrusted: Iterable[str]) -> list[str]:
+    """The types (from ``skops.io.get_untrusted_types``) that are not on the allow-list."""
+    return sorted(set(untrusted) - ALLOWED_MODEL_TYPES)

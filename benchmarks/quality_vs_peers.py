@@ -1,531 +1,425 @@
-"""tunelab vs FLAML vs hyperopt-sklearn at an equal wall-clock budget on offline datasets.
+"""tunelab as users run it vs untuned LightGBM, FLAML and AutoGluon at equal wall-clock budgets.
 
-Every system sees the same training rows (one stratified hold-out split per dataset and seed),
-is given the same budget in seconds and the same number of cores, and its final model is scored
-once on the same held-out rows with the same scikit-learn metric function.
+For every dataset in the manifest, seed and budget: one 80/20 split (stratified for
+classification, that seed); every system gets the same 80% as a CSV and is scored once, here,
+on the same unseen 20% by the same metric: ROC AUC (binary), log loss (multiclass, a loss:
+lower is better) and R² (regression). Each system runs in its own subprocess, timed from
+outside (spawn to exit), one after another within each dataset x seed:
 
-* tunelab: ``run_search`` (TPE, 3-fold inner CV, all families) with ``deadline = start + budget``,
-  then ``fit_and_score`` refits the winner on all training rows. No Prefect, no nested CV: the
-  outer folds only estimate performance and would eat budget the peers spend on search.
-* FLAML: ``AutoML.fit(time_budget=budget)`` on the raw table (it encodes text and dates itself).
-* hyperopt-sklearn: ``HyperoptEstimator`` (any_classifier / any_regressor, any_preprocessing,
-  TPE, 3-fold shuffled CV) driven one trial at a time through ``fit_iter`` until the budget is
-  spent, each trial's timeout set to the time left; then the best model is refitted. It needs a
-  numeric matrix, so it gets tunelab's own column preprocessing fitted on the training rows.
+* ``tunelab``: ``tunelab run --data train.csv --target T --task TASK --time-budget B
+  --n-jobs 2 --seed S`` (the default: a Prefect flow run with the embedded server, nested CV
+  on, the winner refitted on all rows given); then ``peers/predict_tunelab.py`` gets the
+  predictions through ``tunelab.predict`` (not timed against the budget);
+* ``lightgbm``: ``LGBMClassifier()`` / ``LGBMRegressor()`` defaults, ``n_jobs=2`` (no budget);
+* ``flaml``: ``AutoML.fit(time_budget=...)``; ``autogluon``: ``TabularPredictor.fit(
+  presets="medium_quality", time_limit=...)``, each told the time left until spawn + B.
 
-Metrics (``--metric common``, the default) are ones all three optimise natively: accuracy for
-classification and R^2 for regression. ``--metric native`` uses tunelab's defaults (ROC AUC for
-binary, negative log loss for multiclass, R^2); hyperopt-sklearn can then only optimise accuracy
-and is scored with ``predict_proba`` where its model has one.
-
-Wall time is measured per system from the start of its search until its model is ready to
-predict, so overruns of the budget are visible in the ``wall s`` column.
+Every run appends one JSON line to ``--out`` (runs already there are skipped, so a long run
+resumes); ``--report FILE`` prints the tables from a results file. Ties: |Δ| < 0.002, or for
+log loss < 0.5% of the larger loss.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import datetime as dt
+import json
+import math
 import os
+import shutil
+import statistics
+import sys
+import tempfile
 import time
-import traceback
-import warnings
-from dataclasses import dataclass, field
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import _common
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, log_loss, r2_score, roc_auc_score
-from sklearn.preprocessing import LabelEncoder
 
-from pipelines import infer_schema
-from pipelines.preprocessing import make_preprocessor
-from tunelab.holdout import split_holdout
-from tunelab.nested_cv import fit_and_score
-from tunelab.prepare import prepare_data
-from tunelab.search import SearchSettings, run_search
-from tunelab.space import resolve_families
-
-SYSTEMS = ("tunelab", "flaml", "hpsklearn")
-TIE = 0.005
-FLAML_METRIC = {
-    "accuracy": "accuracy",
-    "r2": "r2",
-    "roc_auc": "roc_auc",
-    "neg_log_loss": "log_loss",
+BENCH = Path(__file__).resolve().parent
+PEERS = BENCH / "peers"
+SYSTEMS = ("tunelab", "lightgbm", "flaml", "autogluon")
+PEER_SYSTEMS = ("lightgbm", "flaml", "autogluon")
+METRICS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "r2"}
+#: Interpreters: FLAML and AutoGluon live in their own virtual environments (README.md).
+DEFAULT_PYTHONS = {
+    "lightgbm": sys.executable,
+    "flaml": "/work/bench-venvs/flaml/bin/python",
+    "autogluon": "/work/bench-venvs/autogluon/bin/python",
 }
+ABS_TIE = 0.002
+REL_TIE_LOSS = 0.005
 
 
-@dataclass
-class Split:
-    dataset: str
-    task: str
-    metric: str
-    X_train: pd.DataFrame
-    X_test: pd.DataFrame
-    y_train: pd.Series
-    y_test: pd.Series
-    seed: int
+# --------------------------------------------------------------------------- data
 
 
-@dataclass
-class Outcome:
-    system: str
-    score: float | None = None
-    wall: float | None = None
-    trials: int | None = None
-    best: str = ""
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+def make_split(entry: dict[str, Any], data_dir: Path, seed: int, work: Path) -> dict[str, Any]:
+    """The raw rows, as text, split 80/20 (stratified on the target for classification)."""
+    from sklearn.model_selection import train_test_split
+
+    folder = work / "splits" / f"{entry['name']}-s{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = data_dir / entry["file"]
+    raw = pd.read_csv(source, dtype=str, keep_default_na=False)  # cells exactly as in the file
+    typed = pd.read_csv(source)
+    y = typed[entry["target"]]
+    keep = y.notna().to_numpy()
+    raw, y = raw[keep], y[keep]
+    stratify = y.astype(str) if entry["task"] != "regression" else None
+    train_idx, test_idx = train_test_split(
+        np.arange(len(raw)), test_size=0.2, random_state=seed, stratify=stratify
+    )
+    train = raw.iloc[train_idx]
+    test = raw.iloc[test_idx]
+    paths = {
+        "train": folder / "train.csv",
+        "test": folder / "test_features.csv",
+    }
+    train.to_csv(paths["train"], index=False)
+    test.drop(columns=[entry["target"]]).to_csv(paths["test"], index=False)
+    return {**paths, "y_test": y.iloc[test_idx].reset_index(drop=True), "rows": len(train)}
 
 
-def pick_metric(task: str, mode: str) -> str:
+# --------------------------------------------------------------------------- scoring
+
+
+def score(task: str, y_test: pd.Series, predictions: pd.DataFrame) -> float:
+    from sklearn.metrics import log_loss, r2_score, roc_auc_score
+
     if task == "regression":
-        return "r2"
-    if mode == "common":
-        return "accuracy"
-    return "roc_auc" if task == "binary" else "neg_log_loss"
-
-
-def test_score(metric: str, y_true, predict, predict_proba, classes) -> float:
-    """One scoring function for all systems, so nobody's scorer conventions differ."""
-    y_true = np.asarray(y_true)
-    if metric == "accuracy":
-        return float(accuracy_score(y_true, np.asarray(predict())))
-    if metric == "r2":
-        return float(r2_score(y_true, np.asarray(predict(), dtype=float)))
-    proba = np.asarray(predict_proba(), dtype=float)
-    classes = list(classes)
-    if metric == "roc_auc":
-        return float(roc_auc_score(y_true == classes[1], proba[:, 1]))
-    if metric == "neg_log_loss":
-        return -float(log_loss(y_true, proba, labels=classes))
-    raise ValueError(metric)
-
-
-def make_split(name: str, seed: int, metric_mode: str, test_size: float) -> Split:
-    frame, target = _common.load_dataset(name)
-    prepared = prepare_data(frame, target)
-    held = split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
-    metric = pick_metric(prepared.task, metric_mode)
-    return Split(
-        name, prepared.task, metric, held.X_train, held.X_test, held.y_train, held.y_test, seed
+        return float(r2_score(y_test.astype(float), predictions["prediction"].astype(float)))
+    labels = sorted(y_test.astype(str).unique())
+    columns = {c[len("proba_") :]: c for c in predictions.columns if c.startswith("proba_")}
+    # Normalise labels written as 1.0 vs 1 (a float-typed target read back from CSV).
+    columns = {_label(k): v for k, v in columns.items()}
+    truth = y_test.astype(str).map(_label)
+    if task == "binary":
+        positive = sorted(columns)[-1] if len(columns) == 2 else labels[-1]
+        proba = predictions[columns[positive]].to_numpy(dtype=float)
+        return float(roc_auc_score((truth == positive).to_numpy(), proba))
+    classes = sorted(set(columns) | set(truth))
+    matrix = np.column_stack(
+        [
+            predictions[columns[c]].to_numpy(dtype=float) if c in columns else np.zeros(len(truth))
+            for c in classes
+        ]
     )
+    matrix = np.clip(matrix, 1e-15, 1.0)
+    matrix = matrix / matrix.sum(axis=1, keepdims=True)
+    return float(log_loss(truth.to_numpy(), matrix, labels=classes))
 
 
-# --------------------------------------------------------------------------- tunelab
-
-
-def run_tunelab(split: Split, budget: float, n_jobs: int, inner_folds: int) -> Outcome:
-    start = time.perf_counter()
-    deadline = time.time() + budget
-    schema = infer_schema(split.X_train, split.y_train, split.task)
-    settings = SearchSettings(
-        schema=schema,
-        families=tuple(resolve_families(None, split.task)),
-        metric=split.metric,
-        inner_folds=inner_folds,
-        max_evals=1_000_000,
-        seed=split.seed,
-        n_jobs=n_jobs,
-    )
-    search = run_search(split.X_train, split.y_train, settings, label="final", deadline=deadline)
-    searched = time.perf_counter() - start
-    model, _ = fit_and_score(
-        search.best_config, settings, split.X_train, split.y_train, split.X_test, split.y_test
-    )
-    wall = time.perf_counter() - start
-    score = test_score(
-        split.metric,
-        split.y_test,
-        lambda: model.predict(split.X_test),
-        lambda: model.predict_proba(split.X_test),
-        getattr(model, "classes_", None),
-    )
-    counts = {s: sum(t.status == s for t in search.trials) for s in ("pruned", "failed")}
-    note = [f"{n} {'failed/cut' if s == 'failed' else s}" for s, n in counts.items() if n]
-    note.append(f"search {searched:.1f}s + refit {wall - searched:.1f}s")
-    return Outcome(
-        "tunelab",
-        score,
-        wall,
-        search.n_evaluated,
-        search.best_config["model"]["family"],
-        note="; ".join(note),
-    )
-
-
-# --------------------------------------------------------------------------- FLAML
-
-
-def flaml_frame(split: Split, frame: pd.DataFrame) -> pd.DataFrame:
-    """The raw table minus columns tunelab drops (ids, constants); ISO dates parsed as dates."""
-    schema = infer_schema(split.X_train, split.y_train, split.task)
-    keep = schema.used_columns
-    frame = frame[keep].copy()
-    for name in schema.names_with_role("datetime"):
-        frame[name] = pd.to_datetime(frame[name], errors="coerce", format="ISO8601")
-    for name in frame.columns:
-        if frame[name].dtype == object or pd.api.types.is_string_dtype(frame[name]):
-            frame[name] = frame[name].astype("category")
-    return frame
-
-
-def run_flaml(split: Split, budget: float, n_jobs: int, inner_folds: int) -> Outcome:
-    from flaml import AutoML
-
-    start = time.perf_counter()
-    X_train = flaml_frame(split, split.X_train)
-    automl = AutoML()
-    automl.fit(
-        X_train,
-        split.y_train,
-        task="regression" if split.task == "regression" else "classification",
-        metric=FLAML_METRIC[split.metric],
-        time_budget=budget,
-        seed=split.seed,
-        n_jobs=n_jobs,
-        verbose=0,
-    )
-    wall = time.perf_counter() - start
-    X_test = flaml_frame(split, split.X_test)
-    score = test_score(
-        split.metric,
-        split.y_test,
-        lambda: automl.predict(X_test),
-        lambda: automl.predict_proba(X_test),
-        getattr(automl, "classes_", None),
-    )
-    # config_history only keeps the trials that improved the best; count every iteration.
-    trials = sum(getattr(automl, "_iter_per_learner", {}).values()) or len(automl.config_history)
-    return Outcome("flaml", score, wall, trials, str(automl.best_estimator))
-
-
-# --------------------------------------------------------------------------- hyperopt-sklearn
-
-
-def run_hpsklearn(split: Split, budget: float, n_jobs: int, inner_folds: int) -> Outcome:
-    from hpsklearn import HyperoptEstimator, any_classifier, any_preprocessing, any_regressor
-    from hpsklearn.estimator._transform import _transform_combine_XEX
-    from hyperopt import tpe
-
-    start = time.perf_counter()
-    deadline = start + budget
-    schema = infer_schema(split.X_train, split.y_train, split.task)
-    encoder = make_preprocessor(schema, scale=False, seed=split.seed)
-    X_train = np.asarray(encoder.fit_transform(split.X_train, split.y_train), dtype=float)
-    classification = split.task != "regression"
-    # Labels 0..K-1 as tunelab's LabelEncodedClassifier gives every family: hpsklearn's
-    # XGBClassifier rejects text labels such as churn's "no"/"yes".
-    labels = LabelEncoder().fit(split.y_train) if classification else None
-    y_train = labels.transform(split.y_train) if labels is not None else split.y_train.to_numpy()
-    estimator = HyperoptEstimator(
-        classifier=any_classifier("clf") if classification else None,
-        regressor=None if classification else any_regressor("reg"),
-        preprocessing=any_preprocessing("pre"),
-        algo=tpe.suggest,
-        max_evals=1_000_000,
-        trial_timeout=budget,
-        seed=split.seed,
-        n_jobs=n_jobs,
-    )
-    errors: list[str] = []
-
-    def new_iterator(warm: bool):
-        iterator = estimator.fit_iter(
-            X_train,
-            y_train,
-            n_folds=inner_folds,
-            cv_shuffle=True,
-            warm_start=warm,
-            random_state=np.random.default_rng(split.seed),
-        )
-        next(iterator)
-        return iterator
-
-    # hpsklearn drops its own seed when hyperopt's fmin takes ``rstate`` (it only passes
-    # rstate on the other branch), so each one-trial fmin call is seeded through the env var.
-    previous_seed = os.environ.get("HYPEROPT_FMIN_SEED")
-    sink = io.StringIO()  # fmin's progress bar; hpsklearn does not turn it off
+def _label(text: str) -> str:
     try:
-        with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
-            iterator = new_iterator(False)
-            attempt = 0
-            while time.perf_counter() < deadline - 0.05:
-                estimator.trial_timeout = max(0.1, deadline - time.perf_counter())
-                # Counted here, not len(trials): a trial that raised is left out of
-                # ``Trials.trials``, so that count would re-propose the same failing config.
-                os.environ["HYPEROPT_FMIN_SEED"] = str(split.seed * 1_000_003 + attempt)
-                attempt += 1
-                try:
-                    iterator.send(1)
-                except Exception as exc:  # a trial raised in hpsklearn's child process
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
-                    if len(errors) > 500:
-                        break
-                    iterator = new_iterator(True)
-            if estimator._best_learner is None:
-                raise RuntimeError("no hyperopt-sklearn trial finished within the budget")
-            estimator._retrain_best_model_on_full_data(X_train, y_train)
-    finally:
-        if previous_seed is None:
-            os.environ.pop("HYPEROPT_FMIN_SEED", None)
-        else:
-            os.environ["HYPEROPT_FMIN_SEED"] = previous_seed
-    wall = time.perf_counter() - start
-
-    X_test = np.asarray(encoder.transform(split.X_test), dtype=float)
-    best = estimator.best_model()
-    learner = best["learner"]
-
-    def transformed():
-        return _transform_combine_XEX(
-            X_test,
-            info=lambda *a: None,
-            en_pps=best["preprocs"],
-            ex_pps_list=best["ex_preprocs"],
-            fit_preproc=False,
-        )
-
-    def proba():
-        if not hasattr(learner, "predict_proba"):
-            raise AttributeError(f"{type(learner).__name__} has no predict_proba")
-        return learner.predict_proba(transformed())
-
-    note = []
-    try:
-        score = test_score(
-            split.metric,
-            split.y_test,
-            lambda: (
-                labels.inverse_transform(estimator.predict(X_test).astype(int))
-                if labels is not None
-                else estimator.predict(X_test)
-            ),
-            proba,
-            labels.classes_ if labels is not None else None,
-        )
-    except Exception as exc:  # e.g. an SVC without probabilities under --metric native
-        score = None
-        note.append(f"unscorable: {type(exc).__name__}")
-    statuses = [t["result"].get("status") for t in estimator.trials.trials]
-    failed = sum(s != "ok" for s in statuses)
-    if failed:
-        note.append(f"{failed} failed/timed out")
-    if errors:
-        note.append(f"{len(errors)} raised")
-    return Outcome(
-        "hpsklearn",
-        score,
-        wall,
-        len(statuses),
-        type(learner).__name__,
-        note="; ".join(note),
-        extra={"errors": errors},
-    )
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
-RUNNERS = {"tunelab": run_tunelab, "flaml": run_flaml, "hpsklearn": run_hpsklearn}
+def higher_is_better(metric: str) -> bool:
+    return metric != "log_loss"
 
 
-def _run_in_child(connection, system: str, split: Split, budget: float, n_jobs: int, folds: int):
-    import multiprocessing
-
-    # A spawned child inherits "spawn" as its default start method; hyperopt-sklearn would then
-    # spawn (re-import everything, ~3 s) for every trial instead of forking this fresh process.
-    multiprocessing.set_start_method("fork", force=True)
-    warnings.simplefilter("ignore")
-    try:
-        outcome = RUNNERS[system](split, budget, n_jobs, folds)
-    except Exception as exc:
-        outcome = Outcome(
-            system,
-            note=f"error: {type(exc).__name__}: {exc}"[:120],
-            extra={"traceback": traceback.format_exc()},
-        )
-    connection.send(outcome)
-    connection.close()
+def gap(metric: str, ours: float, theirs: float) -> float:
+    """tunelab minus peer, oriented so that positive means tunelab is better."""
+    return ours - theirs if higher_is_better(metric) else theirs - ours
 
 
-def run_isolated(system: str, split: Split, args: argparse.Namespace) -> Outcome:
-    """Each run gets a fresh spawned process: no warm caches or OpenMP pools left by another
-    system, and no fork of a process whose OpenMP runtime is already initialised (with that,
-    hyperopt-sklearn's forked trial processes hung until their timeout).
-
-    """
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_run_in_child,
-        args=(sender, system, split, args.budget, args.n_jobs, args.inner_folds),
-    )
-    child.start()
-    sender.close()
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = Outcome(system, note=f"error: child process died (exit code {child.exitcode})")
-    child.join()
-    return outcome
-
-
-def check_peers(systems: list[str]) -> dict[str, str]:
-    """Which peers cannot even be imported, and why (reported instead of crashing)."""
-    problems = {}
-    for system, module in (("flaml", "flaml"), ("hpsklearn", "hpsklearn")):
-        if system not in systems:
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                __import__(module)
-        except Exception as exc:
-            problems[system] = f"import failed: {type(exc).__name__}: {exc}"
-    return problems
-
-
-def verdict(ours: float | None, theirs: float | None) -> str | None:
+def outcome(metric: str, ours: float | None, theirs: float | None) -> str:
     if ours is None or theirs is None:
-        return None
-    if abs(ours - theirs) <= TIE:
+        return "n/a"
+    delta = gap(metric, ours, theirs)
+    tie = ABS_TIE if higher_is_better(metric) else REL_TIE_LOSS * max(ours, theirs)
+    if abs(delta) < tie:
         return "tie"
-    return "win" if ours > theirs else "loss"
+    return "win" if delta > 0 else "loss"
 
 
-def score_gap(pivot: list[dict[str, Any]], peer: str) -> dict[str, float | None]:
-    """Mean and standard error of tunelab's score minus the peer's over paired runs."""
-    gaps = [
-        e["tunelab"] - e[peer] for e in pivot if e["tunelab"] is not None and e[peer] is not None
-    ]
-    if not gaps:
-        return {"mean gap": None, "std error": None}
-    error = float(np.std(gaps, ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else None
-    return {"mean gap": float(np.mean(gaps)), "std error": error}
+# --------------------------------------------------------------------------- running
+
+
+def run_system(
+    system: str, entry: dict[str, Any], split: dict[str, Any], budget: float, seed: int,
+    work: Path, args: argparse.Namespace, env: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    tag = f"{system}-{entry['name']}-s{seed}-b{budget:g}"
+    run_dir = work / "runs" / tag
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    preds, info_path = run_dir / "predictions.csv", run_dir / "info.json"
+    task = entry["task"]
+    record: dict[str, Any] = {
+        "budget": budget, "dataset": entry["name"], "seed": seed, "task": task,
+        "metric": METRICS[task], "system": system, "train_rows": split["rows"],
+        "test_rows": len(split["y_test"]), "when": dt.datetime.now(dt.timezone.utc).isoformat(),
+    }  # fmt: skip
+    if system == "tunelab":
+        name = tag.replace(".", "-")
+        argv = [
+            *_common.tunelab_command(), "run", "--data", str(split["train"]),
+            "--target", entry["target"], "--task", task, "--time-budget", f"{budget:g}",
+            "--n-jobs", str(args.n_jobs), "--seed", str(seed),
+            "--data-dir", str(work / "tunelab-home"), "--name", name,
+        ]  # fmt: skip
+        if args.no_prefect:
+            argv.append("--no-prefect")
+    else:
+        deadline = time.time() + budget
+        argv = [
+            args.python[system], str(PEERS / f"run_{system}.py"),
+            "--train", str(split["train"]), "--test", str(split["test"]),
+            "--target", entry["target"], "--task", task, "--budget", f"{budget:g}",
+            "--deadline", f"{deadline:.3f}", "--seed", str(seed), "--n-jobs", str(args.n_jobs),
+            "--out", str(preds), "--info", str(info_path), "--work", str(run_dir),
+        ]  # fmt: skip
+    timed = _common.run_timed(argv, env=env, timeout=budget * 4 + 300, cwd=run_dir)
+    record |= {
+        "wall": timed.wall, "ratio": timed.wall / budget, "exit": timed.returncode,
+        "load_start": timed.load_start, "load_end": timed.load_end,
+    }  # fmt: skip
+    if timed.returncode == 0 and system == "tunelab":
+        predict = _common.run_timed(
+            [
+                sys.executable, str(PEERS / "predict_tunelab.py"), "--name", name,
+                "--data-dir", str(work / "tunelab-home"), "--test", str(split["test"]),
+                "--out", str(preds), "--info", str(info_path),
+            ],  # fmt: skip
+            env=env,
+            timeout=600,
+        )
+        record["predict_wall"] = predict.wall
+        if predict.returncode != 0:
+            record["exit"] = predict.returncode
+            timed = predict
+    if record["exit"] != 0 or not preds.exists():
+        record["error"] = timed.tail(12)
+        record["command"] = " ".join(argv)
+        record["score"] = None
+    else:
+        record["score"] = score(task, split["y_test"], pd.read_csv(preds))
+        record["info"] = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if not args.keep_runs:
+        for leftover in (run_dir / "autogluon",):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return record
+
+
+def done_keys(path: Path) -> set[tuple]:
+    keys = set()
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.strip():
+            r = json.loads(line)
+            if r.get("score") is not None or r.get("final_failure"):
+                keys.add((r["budget"], r["dataset"], r["seed"], r["system"]))
+    return keys
+
+
+def run(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data).resolve()
+    entries = _common.pick_datasets(data_dir, args.datasets)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        raise SystemExit(f"unknown system(s) {sorted(unknown)}; choose from {SYSTEMS}")
+    for system in systems:
+        if system != "tunelab" and not Path(args.python[system]).exists():
+            raise SystemExit(f"{system}: no interpreter at {args.python[system]} (README.md)")
+    out = Path(args.out)
+    done = done_keys(out)
+    work = Path(args.work or tempfile.mkdtemp(prefix="tunelab-bench-quality-"))
+    env = _common.bench_env(prefect_home=work / "prefect-home")
+
+    print("# quality_vs_peers")
+    print(_common.machine_line())
+    print(
+        f"budgets {args.budgets}, seeds {args.seeds}, systems {systems}, n_jobs {args.n_jobs}, "
+        f"tunelab mode {'--no-prefect' if args.no_prefect else 'prefect (default)'}, "
+        f"results -> {out}, work {work}",
+        flush=True,
+    )
+    for budget in args.budgets:
+        for seed in args.seeds:
+            for d_index, entry in enumerate(entries):
+                todo = [s for s in systems if (budget, entry["name"], seed, s) not in done]
+                if not todo:
+                    continue
+                split = make_split(entry, data_dir, seed, work)
+                shift = (d_index + seed) % len(todo)
+                for system in todo[shift:] + todo[:shift]:  # rotate who goes first
+                    record = run_system(system, entry, split, budget, seed, work, args, env)
+                    record["commit"] = _common.git_revision()
+                    with out.open("a") as handle:
+                        handle.write(json.dumps(record, default=str) + "\n")
+                    shown = "FAILED" if record["score"] is None else f"{record['score']:.4f}"
+                    print(
+                        f"  b{budget:g} {entry['name']} s{seed} {system}: {record['metric']} "
+                        f"{shown}, wall {record['wall']:.1f}s (x{record['ratio']:.2f}), "
+                        f"load {record['load_start']} -> {record['load_end']}",
+                        flush=True,
+                    )
+                    if record["score"] is None:
+                        print("    " + record["command"] + "\n    " + record["error"].replace(
+                            "\n", "\n    "), flush=True)  # fmt: skip
+    print(f"\nload average at the end: {_common.load_average()}")
+    report(out, budgets=args.budgets)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def latest_records(path: Path) -> list[dict[str, Any]]:
+    """One record per (budget, dataset, seed, system): the last one written."""
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            by_key[(r["budget"], r["dataset"], r["seed"], r["system"])] = r
+    return list(by_key.values())
+
+
+def report(path: Path, budgets: list[float] | None = None) -> None:
+    records = latest_records(path)
+    if budgets:
+        records = [r for r in records if r["budget"] in budgets]
+    for budget in sorted({r["budget"] for r in records}):
+        report_budget(budget, [r for r in records if r["budget"] == budget])
+
+
+def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
+    print(f"\n# Budget {budget:g} s")
+    cells: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for r in records:
+        cells[(r["dataset"], r["seed"])][r["system"]] = r
+    systems = [s for s in SYSTEMS if any(s in c for c in cells.values())]
+    order = sorted(cells, key=lambda k: (k[1], k[0]))
+
+    rows = []
+    for key in order:
+        c = cells[key]
+        any_r = next(iter(c.values()))
+        row = {"dataset": key[0], "seed": key[1], "metric": any_r["metric"]}
+        for s in systems:
+            row[s] = c[s]["score"] if s in c else None
+        for s in systems:
+            row[f"{s} wall s"] = c[s]["wall"] if s in c else None
+        row["load 1m"] = float(any_r["load_start"].split("/")[0])
+        rows.append(row)
+    _common.print_table(
+        "Scores on the unseen 20% (roc_auc and r2: higher is better; log_loss: lower is better)",
+        rows,
+    )
+
+    wtl, gaps_rows = [], []
+    for peer in [s for s in systems if s != "tunelab"]:
+        counts = defaultdict(int)
+        gaps: dict[str, list[float]] = defaultdict(list)
+        for key in order:
+            c = cells[key]
+            if "tunelab" not in c or peer not in c:
+                continue
+            ours, theirs = c["tunelab"]["score"], c[peer]["score"]
+            metric = c["tunelab"]["metric"]
+            counts[outcome(metric, ours, theirs)] += 1
+            if ours is not None and theirs is not None:
+                gaps[metric].append(gap(metric, ours, theirs))
+        all_gaps = [g for v in gaps.values() for g in v]
+        wtl.append(
+            {
+                "tunelab vs": peer, "win": counts["win"], "tie": counts["tie"],
+                "loss": counts["loss"], "n/a (a run failed)": counts["n/a"],
+                "mean gap (all)": statistics.mean(all_gaps) if all_gaps else None,
+                **{f"mean gap {m}": (statistics.mean(gaps[m]) if gaps[m] else None)
+                   for m in METRICS.values()},
+            }  # fmt: skip
+        )
+    if wtl:
+        _common.print_table(
+            "tunelab win/tie/loss and mean gap (tunelab minus peer; for log_loss peer minus "
+            "tunelab: positive = tunelab better)",
+            wtl,
+        )
+
+    nested = []
+    for key in order:
+        r = cells[key].get("tunelab")
+        if not r or r["score"] is None:
+            continue
+        info = r.get("info", {})
+        estimate = info.get("outer_cv", {}).get("mean")
+        if estimate is None:
+            continue
+        # tunelab reports neg_log_loss (greater is better); compare as a loss.
+        estimate = -estimate if r["metric"] == "log_loss" else estimate
+        nested.append(
+            {
+                "dataset": key[0], "seed": key[1], "metric": r["metric"],
+                "nested-CV estimate": estimate, "unseen 20%": r["score"],
+                "gap (estimate - unseen)": estimate - r["score"],
+                "tunelab's own test": (-info["internal_test_score"] if r["metric"] == "log_loss"
+                                       else info.get("internal_test_score")),
+                "winner": info.get("model"), "trials": (info.get("trials") or {}).get("total"),
+            }  # fmt: skip
+        )
+    if nested:
+        _common.print_table("tunelab's nested-CV estimate vs its score on the unseen 20%", nested)
+        by_metric = defaultdict(list)
+        for row in nested:
+            by_metric[row["metric"]].append(abs(row["gap (estimate - unseen)"]))
+        print(
+            "\nmean |nested-CV estimate - unseen score|: "
+            + ", ".join(f"{m} {statistics.mean(v):.4f} (n={len(v)})" for m, v in by_metric.items())
+            + f"; all {statistics.mean([x for v in by_metric.values() for x in v]):.4f}"
+        )
+
+    walls = []
+    for s in systems:
+        got = [cells[k][s] for k in order if s in cells[k]]
+        ratios = [r["ratio"] for r in got]
+        walls.append(
+            {
+                "system": s, "runs": len(got),
+                "failed": sum(r["score"] is None for r in got),
+                "mean wall s": statistics.mean(r["wall"] for r in got),
+                "mean ratio": statistics.mean(ratios), "max ratio": max(ratios),
+                "over +10%": sum(x > 1.1 for x in ratios),
+            }  # fmt: skip
+        )
+    _common.print_table(f"Wall time (spawn to exit) vs the {budget:g} s budget", walls)
+    loads = [float(r[k].split("/")[0]) for r in records for k in ("load_start", "load_end")]
+    print(f"\n1-min load average over these runs: min {min(loads):.2f}, mean "
+          f"{statistics.mean(loads):.2f}, max {max(loads):.2f}")  # fmt: skip
+    failures = [r for r in records if r["score"] is None]
+    for r in failures:
+        print(f"\nFAILED {r['system']} {r['dataset']} seed {r['seed']}: {r.get('command')}\n"
+              f"{r.get('error')}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=float, default=15.0, help="seconds per system and run")
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=["breast_cancer", "wine", "diabetes", "churn"],
-        help=f"any of {', '.join(_common.OFFLINE_DATASETS)} or 'all'",
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
-    parser.add_argument("--metric", choices=("common", "native"), default="common")
-    parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--inner-folds", type=int, default=3)
-    parser.add_argument("--test-size", type=float, default=0.2)
-    parser.add_argument("--verbose", action="store_true", help="print tracebacks of failures")
+    parser.add_argument("--budgets", type=float, nargs="+", default=[30.0, 120.0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--datasets", default="all", help="name,name,... from the manifest")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--data", default=str(_common.DEFAULT_DATA_DIR), help="datasets folder")
+    parser.add_argument("--out", default="results.jsonl", help="JSON lines appended per run")
+    parser.add_argument("--report", metavar="RESULTS", help="only print the tables of a file")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--no-prefect", action="store_true", help="tunelab run --no-prefect")
+    parser.add_argument("--work", help="scratch folder (default: a new temporary one)")
+    parser.add_argument("--keep-runs", action="store_true", help="keep AutoGluon's model folders")
+    for system, python in DEFAULT_PYTHONS.items():
+        parser.add_argument(f"--{system}-python", default=python, help=f"interpreter for {system}")
     args = parser.parse_args()
-    datasets = list(_common.OFFLINE_DATASETS) if args.datasets == ["all"] else args.datasets
-    warnings.simplefilter("ignore")
-
-    print("# quality_vs_peers")
-    print(_common.machine_line())
-    versions = []
-    for package in ("flaml", "hyperopt-sklearn", "hyperopt", "lightgbm", "xgboost"):
-        try:
-            from importlib.metadata import version
-
-            versions.append(f"{package} {version(package)}")
-        except Exception:
-            versions.append(f"{package} not installed")
-    print("versions: " + ", ".join(versions))
-    print(
-        f"budget {args.budget:g}s per system, n_jobs {args.n_jobs}, inner folds "
-        f"{args.inner_folds}, test_size {args.test_size}, metric set '{args.metric}', "
-        f"seeds {args.seeds}"
-    )
-    unavailable = check_peers(args.systems)
-    for system, problem in unavailable.items():
-        print(f"NOTE: {system} unavailable: {problem}")
-
-    rows: list[dict[str, Any]] = []
-    raised: dict[tuple[str, str, str], int] = {}
-    for seed in args.seeds:
-        for name in datasets:
-            split = make_split(name, seed, args.metric, args.test_size)
-            for system in args.systems:
-                if system in unavailable:
-                    outcome = Outcome(system, note=unavailable[system])
-                else:
-                    outcome = run_isolated(system, split, args)
-                    if args.verbose and "traceback" in outcome.extra:
-                        print(outcome.extra["traceback"])
-                row = {
-                    "dataset": name,
-                    "seed": seed,
-                    "task": split.task,
-                    "rows": len(split.X_train) + len(split.X_test),
-                    "metric": split.metric,
-                    "system": system,
-                    "test score": outcome.score,
-                    "wall s": outcome.wall,
-                    "trials": outcome.trials,
-                    "best model": outcome.best,
-                    "load 1m": os.getloadavg()[0],
-                    "note": outcome.note,
-                }
-                rows.append(row)
-                for error in outcome.extra.get("errors", []):
-                    raised[(system, name, error)] = raised.get((system, name, error), 0) + 1
-                print(
-                    f"  done {name} seed={seed} {system}: score={outcome.score} "
-                    f"wall={outcome.wall and round(outcome.wall, 1)}s {outcome.note}",
-                    flush=True,
-                )
-
-    _common.print_table("Held-out test scores (higher is better)", rows)
-
-    pivot = []
-    for seed in args.seeds:
-        for name in datasets:
-            here = {r["system"]: r for r in rows if r["dataset"] == name and r["seed"] == seed}
-            entry: dict[str, Any] = {
-                "dataset": name,
-                "seed": seed,
-                "metric": here[SYSTEMS[0]]["metric"] if SYSTEMS[0] in here else "",
-            }
-            for system in args.systems:
-                entry[system] = here[system]["test score"]
-            for system in args.systems:
-                entry[f"{system} wall"] = here[system]["wall s"]
-            pivot.append(entry)
-    _common.print_table("Side by side", pivot)
-    if raised:
-        _common.print_table(
-            "Exceptions raised out of peer trials (the trial is lost, the search goes on)",
-            [
-                {"system": s, "dataset": d, "count": n, "error": e}
-                for (s, d, e), n in raised.items()
-            ],
-        )
-
-    if "tunelab" in args.systems:
-        tally = []
-        for peer in [s for s in args.systems if s != "tunelab"]:
-            counts = {"win": 0, "tie": 0, "loss": 0, "n/a": 0}
-            for entry in pivot:
-                counts[verdict(entry["tunelab"], entry[peer]) or "n/a"] += 1
-            tally.append({"tunelab vs": peer, **counts, **score_gap(pivot, peer)})
-        # A win/tie/loss count hides how large the differences are, and on test sets of a few
-        # hundred rows one row is ~0.003-0.03: the mean gap and its standard error say more.
-        _common.print_table(
-            f"tunelab win/tie/loss (tie = within {TIE}) and mean score gap (tunelab - peer)",
-            tally,
-        )
-    walls = [r["wall s"] for r in rows if r["wall s"] is not None]
-    if walls:
-        over = [(r["system"], r["dataset"], r["wall s"]) for r in rows if r["wall s"]]
-        worst = max(over, key=lambda x: x[2])
-        print(f"\nbudget {args.budget:g}s; longest wall {worst[2]:.1f}s ({worst[0]} on {worst[1]})")
+    args.python = {s: getattr(args, f"{s}_python") for s in DEFAULT_PYTHONS}
+    if args.report:
+        report(Path(args.report))
+        return
+    run(args)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def _form_field(annotation: Any, default: Any) -> tuple[Any, Any]:
     if kind is str:
         return str, ""
     if typing.get_origin(kind) is typing.Literal:
-        return typing.Literal[("", *typing.get_args(kind))], ""  # type: ignore[misc]
+        return typing.Literal[("", *typing.get_args(kind))], ""
     if typing.get_origin(kind) is list:
         return kind, []
     return annotation, default
@@ -75,7 +75,7 @@ def _signature_and_doc() -> tuple[inspect.Signature, str]:
     return inspect.Signature(parameters, return_annotation=dict), doc + "\n".join(lines)
 
 
-_train.__signature__, _train.__doc__ = _signature_and_doc()
+_train.__signature__, _train.__doc__ = _signature_and_doc()  # type: ignore[attr-defined]
 train_flow = flow(name="tunelab-train", flow_run_name=_run_name, log_prints=True)(_train)
 
 
@@ -84,4 +84,5 @@ def run_train_flow(config: RunConfig) -> TrainingResult:
     from flows.prefect_setup import prepare_cli_session
 
     prepare_cli_session()
-    return TrainingResult(**train_flow(**config.model_dump()))
+    given = {key: value for key, value in config.model_dump().items() if value is not None}
+    return TrainingResult(**train_flow(**given))

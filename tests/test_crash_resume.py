@@ -86,3 +86,51 @@ def test_sigkill_mid_search_then_resume(prefect_server, churn_csv, tmp_path):
     assert kept["score"].tolist() == [t.score for t in survived]
     predictions = entry.model.predict(pd.read_csv(churn_csv).drop(columns=["churned"]).head(3))
     assert len(predictions) == 3 and set(predictions) <= {"yes", "no"}
+
+
+def test_ctrl_c_stops_within_a_fold_keeps_the_checkpoint_and_exits_130(churn_csv, tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "tunelab.cli",
+        "run",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--name",
+        "stopped",
+        "--run-id",
+        "ctrl-c",
+        "--data-dir",
+        str(tmp_path),
+        "--max-evals",
+        "400",
+        "--outer-folds",
+        "2",
+        "--inner-folds",
+        "2",
+        "--n-jobs",
+        "2",
+        "--families",
+        "linear,knn",
+        "--no-prefect",
+    ]
+    checkpoint = tmp_path / "runs" / "ctrl-c" / "outer-0.trials.json"
+    victim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(finished_trials(checkpoint)) < 3:
+        assert victim.poll() is None, "run finished before it could be interrupted"
+        assert time.monotonic() < deadline, "no trial was checkpointed in time"
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, stderr = victim.communicate(timeout=60)
+    assert victim.returncode == 130
+    assert time.monotonic() - sent < 10  # within a fold fit, not after the search
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line == "interrupted: finished trials are checkpointed; resume with --run-id ctrl-c"
+    assert "Traceback" not in stderr
+    kept = finished_trials(checkpoint)
+    assert 3 <= len(kept) < 400
+    assert not (tmp_path / "registry" / "stopped").exists()

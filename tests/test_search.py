@@ -8,8 +8,8 @@ from sklearn.naive_bayes import MultinomialNB
 
 from models import FAMILIES, ModelFamily
 from pipelines import infer_schema
-from tunelab.example import example_data_path
 from tunelab.errors import SearchFailedError
+from tunelab.example import example_data_path
 from tunelab.search import SearchSettings, load_trials, record_from_trial, run_search
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tunelab.api import source_of
+from tunelab.config import RunConfig
 from tunelab.errors import DataValidationError, ParameterError, TunelabError
 from tunelab.prepare import prepare_data
 from tunelab.space import resolve_families
@@ -41,9 +43,9 @@ CASES = {
     "empty file": (lambda t: write(t, "data.csv", b""), {}, "is empty"),
     "header only": (lambda t: write(t, "data.csv", b"x,label\n"), {}, "empty (no rows)"),
     "directory": (lambda t: str(t.joinpath("dir.csv").mkdir() or t / "dir.csv"), {}, "directory"),
-    "not a table": (lambda t: [1, 2, 3], {}, "file path or a pandas DataFrame"),
+    "not a table": (lambda t: [1, 2, 3], {}, "a pandas DataFrame, not list"),
     "unknown target": (lambda t: good_frame(), {"target": "labels"}, "did you mean 'label'"),
-    "empty target name": (lambda t: good_frame(), {"target": ""}, "target column name"),
+    "empty target name": (lambda t: good_frame(), {"target": ""}, "target is required"),
     "duplicate columns": (
         lambda t: good_frame().set_axis(["x", "x", "label"], axis=1),
         {},
@@ -94,12 +96,19 @@ CASES = {
         {},
         "holds dates",
     ),
-    "unknown task": (lambda t: good_frame(), {"task": "ranking"}, "Unknown task"),
+    "unknown task": (lambda t: good_frame(), {"task": "ranking"}, "task='ranking'"),
     "metric for another task": (lambda t: good_frame(), {"metric": "r2"}, "not available"),
     "test_size out of range": (lambda t: good_frame(), {"test_size": 1.5}, "test_size"),
-    "too few folds": (lambda t: good_frame(), {"outer_folds": 1}, "at least 2"),
+    "too few folds": (lambda t: good_frame(), {"outer_folds": 1}, "greater than or equal to 2"),
     "no trials": (lambda t: good_frame(), {"max_evals": 0}, "max_evals"),
 }
+
+
+def prepare(data, target: str, **options):
+    """Settings are checked by RunConfig, the table by prepare_data: what every run does."""
+    frame = data if isinstance(data, pd.DataFrame) else None
+    source = "in-memory table" if frame is not None else source_of(data)
+    return prepare_data(RunConfig.create(data=source, target=target, **options), frame=frame)
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
@@ -107,7 +116,7 @@ def test_bad_input_is_rejected_with_a_specific_message(case, tmp_path):
     make_data, options, expected = CASES[case]
     options = {"target": "label", **options}
     with pytest.raises(TunelabError) as error:
-        prepare_data(make_data(tmp_path), options.pop("target"), **options)
+        prepare(make_data(tmp_path), options.pop("target"), **options)
     assert expected in str(error.value)
     assert isinstance(error.value, (DataValidationError, ParameterError))
 
@@ -120,14 +129,14 @@ def test_unknown_family_is_rejected():
 def test_rows_with_missing_target_are_dropped_not_rejected():
     frame = good_frame(62)
     frame.loc[[0, 1], "label"] = np.nan
-    prepared = prepare_data(frame, "label")
+    prepared = prepare(frame, "label")
     assert prepared.dropped_target_rows == 2
     assert len(prepared.features) == 60 and prepared.task == "binary"
 
 
 def test_task_and_metric_are_inferred():
-    assert prepare_data(good_frame(), "label").metric == "roc_auc"
+    assert prepare(good_frame(), "label").metric == "roc_auc"
     numeric = good_frame().assign(label=np.linspace(0, 1, 60))
-    assert prepare_data(numeric, "label").task == "regression"
+    assert prepare(numeric, "label").task == "regression"
     three = good_frame().assign(label=[0, 1, 2] * 20)
-    assert prepare_data(three, "label").task == "multiclass"
+    assert prepare(three, "label").task == "multiclass"

@@ -10,7 +10,8 @@ import pandas as pd
 
 from tunelab.config import RunConfig
 from tunelab.engine import CALL_STARTED, PRELOADED, TrainingResult
-from tunelab.predict import ExtraColumns, predict_frame
+from tunelab.errors import DataValidationError
+from tunelab.scoring import ExtraColumns, predict_frame
 from tunelab.registry import RegisteredModel
 
 #: ``data`` placeholder while a DataFrame's settings are checked, before it is staged.
@@ -27,6 +28,15 @@ def _stage_frame(frame: pd.DataFrame, data_dir: str | None) -> str:
     if not path.exists():
         write_bytes_atomic(path, frame.to_parquet())
     return str(path)
+
+
+def source_of(data: object) -> str:
+    """A path or URL as the text a run configuration records; anything else is refused."""
+    if isinstance(data, (str, Path)):
+        return str(data)
+    raise DataValidationError(
+        f"Data must be a file path, a URL or a pandas DataFrame, not {type(data).__name__}"
+    )
 
 
 def run_training(
@@ -76,7 +86,7 @@ def train(
         source = _stage_frame(data, settings.get("data_dir"))
         config = RunConfig.create(data=source, target=target, **settings)
         return run_training(config, orchestrate=orchestrate, started=started, frame=data)
-    config = RunConfig.create(data=str(data), target=target, **settings)
+    config = RunConfig.create(data=source_of(data), target=target, **settings)
     return run_training(config, orchestrate=orchestrate, started=started)
 
 

@@ -52,7 +52,7 @@ if _IMPORT_UMASK is None:
 def current_umask() -> int:
     """The process umask, read without the race of setting and restoring it."""
     value = _umask_from_proc()
-    return _IMPORT_UMASK if value is None else value
+    return int(_IMPORT_UMASK or 0) if value is None else value
 
 
 def file_mode() -> int:

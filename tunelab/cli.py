@@ -176,7 +176,9 @@ def print_training_result(result: Any) -> None:
 
 def _train(args: argparse.Namespace, config: RunConfig) -> int:
     from tunelab.api import run_training
+    from tunelab.paths import ensure_data_dir
 
+    ensure_data_dir(config.data_dir)  # a read-only or misplaced data dir fails before any work
     result = run_training(config, orchestrate=not args.no_prefect, started=process_started())
     print_training_result(result)
     return 0

@@ -79,6 +79,7 @@ class RunConfig(BaseModel):
         None, description="Model families to search; default all that fit the task."
     )
     n_jobs: int = Field(-1, ge=-1, description="CPU cores to use (-1 = all).")
+
     trial_timeout: float | None = Field(
         None,
         gt=0,
@@ -141,6 +142,13 @@ class RunConfig(BaseModel):
             return None
         return None if value is None else list(dict.fromkeys(value))
 
+    @field_validator("n_jobs")
+    @classmethod
+    def _some_cores(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("use a positive number of cores, or -1 for all")
+        return value
+
     @field_validator("dask_address")
     @classmethod
     def _check_dask(cls, value: str | None) -> str | None:
@@ -174,6 +182,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         value = error.get("input")
         if error["type"] == "extra_forbidden":
             problems.append(f"unknown setting {field!r}")
+        elif value is None and error["type"] in ("string_type", "missing"):
+            problems.append(f"{field} is required")
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{field} must be a finite number, got {value}")
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):

@@ -30,7 +30,6 @@ DEFAULT_DATA_DIR = (REPO_ROOT / ".." / "shared" / "datasets").resolve()
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-
 # --------------------------------------------------------------------------- datasets
 
 
@@ -81,7 +80,8 @@ def resampled_bank_churn(data_dir: str | Path, rows: int = 20_000, seed: int = 0
     """``bank_churn`` grown to ``rows`` rows: rows drawn with replacement (fixed seed), then
     Gaussian noise of 2% of the column's standard deviation added to every numeric column with
     more than 20 distinct values (CreditScore, Age, Balance, EstimatedSalary; integers stay
-    integers; zero balances stay zero). Identifiers, categoricals, 0/1 flags and the target are copied as drawn."""
+    integers; zero balances stay zero). Identifiers, categoricals, 0/1 flags and the target
+    are copied as drawn."""
     frame = pd.read_csv(Path(data_dir) / "bank_churn.csv")
     rng = np.random.default_rng(seed)
     out = frame.iloc[rng.integers(0, len(frame), rows)].reset_index(drop=True)

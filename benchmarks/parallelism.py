@@ -1,25 +1,22 @@
-"""Speed-up from running outer folds in parallel: threads and a Dask cluster vs one at a time.
+"""Speed-up from running outer folds in parallel: one at a time vs threads vs a Dask cluster.
 
-Runs the same ``train_flow`` (same data, seed and ``max_evals``, no time budget, so only the
-execution mode differs) three ways under ``prefect_test_harness``:
+The same ``tunelab.train`` run (synthetic table, same seed and ``max_evals``, no time budget,
+so only the execution mode differs):
 
-* ``sequential``: ``n_jobs=1``: one outer fold after another, every fit on one core;
-* ``threads``: ``n_jobs=2``: Prefect's ``ThreadPoolTaskRunner`` runs the outer folds two at a
-  time (one core each), the final search and refit use both cores;
-* ``dask``: ``n_jobs=2, dask_address="local"``: the outer folds run on a fresh Dask
-  ``LocalCluster`` (two worker processes, via prefect-dask), the rest as in ``threads``.
+* ``sequential``: ``n_jobs=1``, one outer fold after another, every fit on one core;
+* ``threads``: ``n_jobs=2``, outer folds two at a time on threads (one core each), the final
+  search and refits on both cores; run as a Prefect flow, and in-process as ``local-threads``
+  (``orchestrate=False``);
+* ``dask``: ``n_jobs=2, dask_address="local"``: outer folds on a fresh Dask ``LocalCluster``
+  through prefect-dask (cluster start-up included).
 
-It prints the wall time of each run and of its outer-fold phase (from the task runs the Prefect
-API recorded), the speed-up over ``sequential``, and whether the outer-fold scores, the winner
-and the test score match. Outer folds fit on one core in every mode, so their results must be
-identical; the final search fits on two cores in ``threads``/``dask``, so those two must match
-each other (LightGBM/XGBoost may differ from ``sequential`` in the last digits).
+Prints wall times, speed-up over the first mode, and whether outer-fold scores, winner and
+test score match (outer folds fit on one core in every mode, so they must be identical).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 import warnings
@@ -28,52 +25,12 @@ from typing import Any
 
 import _common
 
-MODES = {
-    "sequential": {"n_jobs": 1, "dask_address": ""},
-    "threads": {"n_jobs": 2, "dask_address": ""},
+MODES: dict[str, dict[str, Any]] = {
+    "sequential": {"n_jobs": 1},
+    "threads": {"n_jobs": 2},
+    "local-threads": {"n_jobs": 2, "orchestrate": False},
     "dask": {"n_jobs": 2, "dask_address": "local"},
 }
-
-
-def outer_phase_seconds(task_rows: list[dict[str, Any]]) -> float:
-    """From the first outer fold's start to the last one's end, as Prefect recorded them."""
-    folds = [row for row in task_rows if row["task run"].startswith("outer-fold")]
-    return max(r["ends at s"] for r in folds) - min(r["starts at s"] for r in folds)
-
-
-def run_mode(mode: str, data: Path, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from flows.training import train_flow
-
-    start = time.perf_counter()
-    state = train_flow(
-        data=str(data),
-        target="target",
-        name=f"parallel-{mode}",
-        max_evals=args.max_evals,
-        outer_folds=args.outer_folds,
-        inner_folds=args.inner_folds,
-        seed=args.seed,
-        families=args.families,
-        data_dir=str(work),
-        return_state=True,
-        **MODES[mode],
-    )
-    wall = time.perf_counter() - start
-    result = state.result()
-    task_rows = _common.prefect_task_times(state.state_details.flow_run_id)
-    metadata = json.loads((Path(result["path"]) / "metadata.json").read_text())
-    print(f"  {mode}: {wall:.1f}s", flush=True)
-    return {
-        "mode": mode,
-        "wall": wall,
-        "outer phase": outer_phase_seconds(task_rows),
-        "outer scores": [round(f["score"], 10) for f in metadata["metrics"]["outer_folds"]],
-        "outer families": [f["family"] for f in metadata["metrics"]["outer_folds"]],
-        "winner": result["best_family"],
-        "best config": result["best_config"],
-        "test score": result["test_score"],
-        "trials": metadata["trials"]["total"],
-    }
 
 
 def main() -> None:
@@ -82,64 +39,49 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=20)
     parser.add_argument("--max-evals", type=int, default=8)
     parser.add_argument("--outer-folds", type=int, default=2)
-    parser.add_argument("--inner-folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--families", nargs="+", default=None)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
-    from prefect.testing.utilities import prefect_test_harness
+    import tunelab
 
     print("# parallelism")
     print(_common.machine_line())
-    work = Path(tempfile.mkdtemp(prefix="tunelab-bench-"))
-    frame, _ = _common.synthetic_frame(args.rows, args.cols, "binary", seed=args.seed)
+    work = Path(tempfile.mkdtemp(prefix="tunelab-bench-parallel-"))
+    frame, target = _common.synthetic_frame(args.rows, args.cols, "binary", seed=args.seed)
     data = work / "synthetic.parquet"
     frame.to_parquet(data)
-    print(
-        f"data synthetic {args.rows} x {args.cols}, outer {args.outer_folds} x inner "
-        f"{args.inner_folds}, max_evals {args.max_evals}, seed {args.seed}"
-    )
-    with prefect_test_harness(server_startup_timeout=120):
-        runs = [run_mode(mode, data, args, work) for mode in args.modes]
+    print(f"data synthetic {args.rows} x {args.cols}, outer {args.outer_folds}, "
+          f"max_evals {args.max_evals}, seed {args.seed}")  # fmt: skip
+    runs = []
+    for mode in args.modes:
+        start = time.perf_counter()
+        result = tunelab.train(
+            data, target, name=f"parallel-{mode}", max_evals=args.max_evals,
+            outer_folds=args.outer_folds, seed=args.seed, data_dir=str(work), **MODES[mode],
+        )  # fmt: skip
+        wall = time.perf_counter() - start
+        print(f"  {mode}: {wall:.1f}s", flush=True)
+        runs.append((mode, wall, result))
 
-    baseline = runs[0]
-    threads = next((r for r in runs if r["mode"] == "threads"), None)
+    base_mode, base_wall, base = runs[0]
     rows = []
-    for run in runs:
+    for mode, wall, result in runs:
         rows.append(
             {
-                "mode": run["mode"],
-                "wall s": run["wall"],
-                f"speed-up vs {baseline['mode']}": baseline["wall"] / run["wall"],
-                "outer-fold phase s": run["outer phase"],
-                "outer speed-up": baseline["outer phase"] / run["outer phase"],
-                "trials": run["trials"],
-                "outer scores": " ".join(f"{s:.4f}" for s in run["outer scores"]),
-                "winner": run["winner"],
-                "test score": run["test score"],
-            }
+                "mode": mode,
+                "wall s": wall,
+                f"speed-up vs {base_mode}": base_wall / wall,
+                "outer scores": " ".join(f"{s:.4f}" for s in result.outer_cv["scores"]),
+                "same outer scores": yesno(result.outer_cv["scores"] == base.outer_cv["scores"]),
+                "winner": result.best_family,
+                "same winner config": yesno(result.best_config == base.best_config),
+                "test score": result.test_score,
+            }  # fmt: skip
         )
-    _common.print_table("Wall time and speed-up", rows)
-
-    checks = []
-    for run in runs[1:]:
-        checks.append(same_results(baseline, run, final_too=False))
-        if threads is not None and run is not threads and run["mode"] != "sequential":
-            checks.append(same_results(threads, run, final_too=True))
-    if checks:
-        _common.print_table("Same seed, same results?", checks)
+    _common.print_table("Wall time, speed-up and same results", rows)
     print(f"\nload average at the end: {_common.load_average()}")
-
-
-def same_results(a: dict[str, Any], b: dict[str, Any], final_too: bool) -> dict[str, Any]:
-    outer = a["outer scores"] == b["outer scores"] and a["outer families"] == b["outer families"]
-    row = {"compared": f"{b['mode']} vs {a['mode']}", "outer folds identical": yesno(outer)}
-    row["winner config identical"] = yesno(a["best config"] == b["best config"])
-    row["test score identical"] = yesno(a["test score"] == b["test score"])
-    row["expected identical"] = "all" if final_too else "outer folds"
-    return row
 
 
 def yesno(flag: bool) -> str:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
-import os
 import shutil
 import statistics
 import sys
@@ -178,6 +176,8 @@ def run_system(
             "--out", str(preds), "--info", str(info_path), "--work", str(run_dir),
         ]  # fmt: skip
     timed = _common.run_timed(argv, env=env, timeout=budget * 4 + 300, cwd=run_dir)
+    (run_dir / "stdout.txt").write_text(timed.stdout)
+    (run_dir / "stderr.txt").write_text(timed.stderr)
     record |= {
         "wall": timed.wall, "ratio": timed.wall / budget, "exit": timed.returncode,
         "load_start": timed.load_start, "load_end": timed.load_end,
@@ -185,9 +185,18 @@ def run_system(
     if timed.returncode == 0 and system == "tunelab":
         predict = _common.run_timed(
             [
-                sys.executable, str(PEERS / "predict_tunelab.py"), "--name", name,
-                "--data-dir", str(work / "tunelab-home"), "--test", str(split["test"]),
-                "--out", str(preds), "--info", str(info_path),
+                sys.executable,
+                str(PEERS / "predict_tunelab.py"),
+                "--name",
+                name,
+                "--data-dir",
+                str(work / "tunelab-home"),
+                "--test",
+                str(split["test"]),
+                "--out",
+                str(preds),
+                "--info",
+                str(info_path),
             ],  # fmt: skip
             env=env,
             timeout=600,
@@ -207,6 +216,20 @@ def run_system(
         for leftover in (run_dir / "autogluon",):
             shutil.rmtree(leftover, ignore_errors=True)
     return record
+
+
+def warm_up(entry: dict[str, Any], data_dir: Path, work: Path, env: dict[str, str]) -> None:
+    """One untimed ``tunelab run`` so Prefect's new database (in this run's PREFECT_HOME) is
+    created before the first measured run; a user pays that once per machine, not per run."""
+    argv = [
+        *_common.tunelab_command(), "run", "--data", str(data_dir / entry["file"]),
+        "--target", entry["target"], "--task", entry["task"], "--max-evals", "1",
+        "--data-dir", str(work / "warm-up"), "--name", "warm-up",
+    ]  # fmt: skip
+    timed = _common.run_timed(argv, env=env, timeout=600)
+    print(f"warm-up run (creates Prefect's database): {timed.wall:.1f}s, exit {timed.returncode}")
+    if timed.returncode != 0:
+        print("    " + timed.tail().replace("\n", "\n    "), flush=True)
 
 
 def done_keys(path: Path) -> set[tuple]:
@@ -242,6 +265,9 @@ def run(args: argparse.Namespace) -> None:
         f"results -> {out}, work {work}",
         flush=True,
     )
+    if "tunelab" in systems and not args.no_prefect:
+        manifest = _common.read_manifest(data_dir)
+        warm_up(next((e for e in manifest if e["name"] == "mpg"), entries[0]), data_dir, work, env)
     for budget in args.budgets:
         for seed in args.seeds:
             for d_index, entry in enumerate(entries):
@@ -251,6 +277,10 @@ def run(args: argparse.Namespace) -> None:
                 split = make_split(entry, data_dir, seed, work)
                 shift = (d_index + seed) % len(todo)
                 for system in todo[shift:] + todo[:shift]:  # rotate who goes first
+                    if args.stop_at and dt.datetime.now(dt.timezone.utc) >= args.stop_at:
+                        print(f"stop-at {args.stop_at:%H:%M} UTC reached: no new runs")
+                        report(out, budgets=args.budgets)
+                        return
                     record = run_system(system, entry, split, budget, seed, work, args, env)
                     record["commit"] = _common.git_revision()
                     with out.open("a") as handle:
@@ -314,7 +344,7 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
         rows,
     )
 
-    wtl, gaps_rows = [], []
+    wtl = []
     for peer in [s for s in systems if s != "tunelab"]:
         counts = defaultdict(int)
         gaps: dict[str, list[float]] = defaultdict(list)
@@ -330,11 +360,16 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
         all_gaps = [g for v in gaps.values() for g in v]
         wtl.append(
             {
-                "tunelab vs": peer, "win": counts["win"], "tie": counts["tie"],
-                "loss": counts["loss"], "n/a (a run failed)": counts["n/a"],
+                "tunelab vs": peer,
+                "win": counts["win"],
+                "tie": counts["tie"],
+                "loss": counts["loss"],
+                "n/a (a run failed)": counts["n/a"],
                 "mean gap (all)": statistics.mean(all_gaps) if all_gaps else None,
-                **{f"mean gap {m}": (statistics.mean(gaps[m]) if gaps[m] else None)
-                   for m in METRICS.values()},
+                **{
+                    f"mean gap {m}": (statistics.mean(gaps[m]) if gaps[m] else None)
+                    for m in METRICS.values()
+                },
             }  # fmt: skip
         )
     if wtl:
@@ -357,12 +392,19 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
         estimate = -estimate if r["metric"] == "log_loss" else estimate
         nested.append(
             {
-                "dataset": key[0], "seed": key[1], "metric": r["metric"],
-                "nested-CV estimate": estimate, "unseen 20%": r["score"],
+                "dataset": key[0],
+                "seed": key[1],
+                "metric": r["metric"],
+                "nested-CV estimate": estimate,
+                "unseen 20%": r["score"],
                 "gap (estimate - unseen)": estimate - r["score"],
-                "tunelab's own test": (-info["internal_test_score"] if r["metric"] == "log_loss"
-                                       else info.get("internal_test_score")),
-                "winner": info.get("model"), "trials": (info.get("trials") or {}).get("total"),
+                "tunelab's own test": (
+                    -info["internal_test_score"]
+                    if r["metric"] == "log_loss"
+                    else info.get("internal_test_score")
+                ),
+                "winner": info.get("model"),
+                "trials": (info.get("trials") or {}).get("total"),
             }  # fmt: skip
         )
     if nested:
@@ -382,10 +424,12 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
         ratios = [r["ratio"] for r in got]
         walls.append(
             {
-                "system": s, "runs": len(got),
+                "system": s,
+                "runs": len(got),
                 "failed": sum(r["score"] is None for r in got),
                 "mean wall s": statistics.mean(r["wall"] for r in got),
-                "mean ratio": statistics.mean(ratios), "max ratio": max(ratios),
+                "mean ratio": statistics.mean(ratios),
+                "max ratio": max(ratios),
                 "over +10%": sum(x > 1.1 for x in ratios),
             }  # fmt: skip
         )
@@ -414,7 +458,14 @@ def main() -> None:
     parser.add_argument("--keep-runs", action="store_true", help="keep AutoGluon's model folders")
     for system, python in DEFAULT_PYTHONS.items():
         parser.add_argument(f"--{system}-python", default=python, help=f"interpreter for {system}")
+    parser.add_argument("--stop-at", help="HH:MM (UTC): launch no run after this time")
     args = parser.parse_args()
+    if args.stop_at:
+        hour, minute = map(int, args.stop_at.split(":"))
+        now = dt.datetime.now(dt.timezone.utc)
+        args.stop_at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if args.stop_at < now - dt.timedelta(hours=12):
+            args.stop_at += dt.timedelta(days=1)
     args.python = {s: getattr(args, f"{s}_python") for s in DEFAULT_PYTHONS}
     if args.report:
         report(Path(args.report))

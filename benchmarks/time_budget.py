@@ -48,8 +48,14 @@ def run_one(
     if not prefect:
         argv.append("--no-prefect")
     timed = _common.run_timed(argv, env=env, timeout=budget * 3 + 300)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    (logs / f"{name}.stdout.txt").write_text(timed.stdout)
+    (logs / f"{name}.stderr.txt").write_text(timed.stderr)
     reported = re.search(r"wall time: ([0-9.]+)s", timed.stdout)
-    meta = _common.registered_metadata(work / "registry-home", name) if timed.returncode == 0 else None
+    meta = (
+        _common.registered_metadata(work / "registry-home", name) if timed.returncode == 0 else None
+    )
     row = {
         "table": tag,
         "mode": "prefect" if prefect else "no-prefect",
@@ -127,12 +133,16 @@ def main() -> None:
                 if seed in args.no_prefect_seeds:
                     rows.append(run_one(path, target, budget, seed, False, work, tag, env))
 
-    _common.print_table("Wall time of `tunelab run` vs its --time-budget (timed from outside)", rows)
+    _common.print_table(
+        "Wall time of `tunelab run` vs its --time-budget (timed from outside)", rows
+    )
     summary = []
     for tag, _, _ in tables:
         for mode in ("prefect", "no-prefect"):
             for budget in args.budgets:
-                got = [r for r in rows if (r["table"], r["mode"], r["budget s"]) == (tag, mode, budget)]
+                got = [
+                    r for r in rows if (r["table"], r["mode"], r["budget s"]) == (tag, mode, budget)
+                ]
                 if not got:
                     continue
                 summary.append(

@@ -17,8 +17,8 @@ from tunelab.data import load_table
 from tunelab.keys import with_key_columns
 from tunelab.names import check_model_name
 from tunelab.paths import data_dir as resolve_data_dir
-from tunelab.scoring import predict_frame
 from tunelab.registry import RegisteredModel
+from tunelab.scoring import predict_frame
 from tunelab.store import open_store
 from tunelab.tables import markdown_table, write_table
 

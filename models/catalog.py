@@ -17,3 +17,19 @@ FAMILY_MODULES: dict[str, str] = {
 }
 
 FAMILY_NAMES: tuple[str, ...] = tuple(FAMILY_MODULES)
+
+#: Types a fitted model of the family holds that skops does not trust by default, beyond
+#: scikit-learn's (see ``tunelab/model_types.py``). Loading a registered model refuses any
+#: type not listed, so a family from a new library lists its estimator and booster here.
+FAMILY_TRUSTED_TYPES: dict[str, frozenset[str]] = {
+    "lightgbm": frozenset(
+        {
+            "lightgbm.basic.Booster",
+            "lightgbm.sklearn.LGBMClassifier",
+            "lightgbm.sklearn.LGBMRegressor",
+        }
+    ),
+    "xgboost": frozenset(
+        {"xgboost.core.Booster", "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor"}
+    ),
+}

@@ -15,6 +15,16 @@ from tunelab.registry import ModelRegistry
 from tunelab.search import load_trials, record_from_trial
 
 
+def run_command(csv, data_dir, name: str, run_id: str, *, max_evals: int, n_jobs: int) -> list:
+    """``tunelab run`` on two outer and two inner folds, as a user types it."""
+    return [
+        sys.executable, "-m", "tunelab.cli", "run", "--data", str(csv), "--target", "churned",
+        "--name", name, "--run-id", run_id, "--data-dir", str(data_dir),
+        "--max-evals", str(max_evals), "--outer-folds", "2", "--inner-folds", "2",
+        "--n-jobs", str(n_jobs),
+    ]  # fmt: skip
+
+
 def finished_trials(checkpoint: Path) -> list:
     try:
         return [record_from_trial("outer-0", t) for t in load_trials(checkpoint).trials]
@@ -23,32 +33,8 @@ def finished_trials(checkpoint: Path) -> list:
 
 
 def test_sigkill_mid_search_then_resume(prefect_server, churn_csv, tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "tunelab.cli",
-        "run",
-        "--data",
-        str(churn_csv),
-        "--target",
-        "churned",
-        "--name",
-        "crashy",
-        "--run-id",
-        "crash-test",
-        "--data-dir",
-        str(tmp_path),
-        "--max-evals",
-        "6",
-        "--outer-folds",
-        "2",
-        "--inner-folds",
-        "2",
-        "--n-jobs",
-        "1",
-        "--families",
-        "random_forest,extra_trees",
-    ]
+    command = run_command(churn_csv, tmp_path, "crashy", "crash-test", max_evals=6, n_jobs=1)
+    command += ["--families", "random_forest,extra_trees"]
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
     checkpoint = tmp_path / "runs" / "crash-test" / "outer-0.trials.json"
 
@@ -89,33 +75,8 @@ def test_sigkill_mid_search_then_resume(prefect_server, churn_csv, tmp_path):
 
 
 def test_ctrl_c_stops_within_a_fold_keeps_the_checkpoint_and_exits_130(churn_csv, tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "tunelab.cli",
-        "run",
-        "--data",
-        str(churn_csv),
-        "--target",
-        "churned",
-        "--name",
-        "stopped",
-        "--run-id",
-        "ctrl-c",
-        "--data-dir",
-        str(tmp_path),
-        "--max-evals",
-        "400",
-        "--outer-folds",
-        "2",
-        "--inner-folds",
-        "2",
-        "--n-jobs",
-        "2",
-        "--families",
-        "linear,knn",
-        "--no-prefect",
-    ]
+    command = run_command(churn_csv, tmp_path, "stopped", "ctrl-c", max_evals=400, n_jobs=2)
+    command += ["--families", "linear,knn", "--no-prefect"]
     checkpoint = tmp_path / "runs" / "ctrl-c" / "outer-0.trials.json"
     victim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

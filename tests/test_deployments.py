@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,19 +19,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests.browser import BROWSER_ARGS, CHROMIUM
 from tunelab.registry import ModelRegistry
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TINY = {"max_evals": 2, "outer_folds": 2, "inner_folds": 2, "n_jobs": 1}
 
 
@@ -125,9 +114,17 @@ def served(tmp_path_factory):
         log.close()
 
 
-def test_training_deployment_is_scheduled(served):
-    schedules = served.deployment("tunelab-train/train")["schedules"]
-    assert [s["schedule"]["cron"] for s in schedules] == ["0 3 * * *"]
+def test_training_deployment_is_scheduled_typed_and_one_at_a_time(served):
+    train = served.deployment("tunelab-train/train")
+    assert [s["schedule"]["cron"] for s in train["schedules"]] == ["0 3 * * *"]
+    assert train["concurrency_limit"] == 1
+    form = train["parameter_openapi_schema"]["properties"]
+    assert "roc_auc" in form["metric"]["enum"] and "" in form["metric"]["enum"]
+    assert "lightgbm" in form["families"]["items"]["enum"]
+    assert form["time_budget"]["description"].startswith("Wall-clock seconds")
+    for name in ("tunelab-promote/promote", "tunelab-registry-report/registry-report"):
+        fields = served.deployment(name)["parameter_openapi_schema"]["properties"]
+        assert all(field.get("description") for field in fields.values()), name
 
 
 def test_api_triggered_runs_train_predict_and_report(served, churn_csv, tmp_path):
@@ -137,16 +134,21 @@ def test_api_triggered_runs_train_predict_and_report(served, churn_csv, tmp_path
     )
     assert served.wait_for_final_state(run) == "COMPLETED"
     assert served.registry.versions("api-model") == [1]
+    name = request("GET", f"{served.api}/flow_runs/{run}").json()["name"]
+    assert name.startswith("api-model-20")  # model name and date, not a random phrase
 
     scored = tmp_path / "scored.csv"
     new_rows = tmp_path / "new.csv"
-    pd.read_csv(churn_csv).drop(columns=["churned"]).head(25).to_csv(new_rows, index=False)
+    rows = pd.read_csv(churn_csv).drop(columns=["churned"]).head(25)
+    rows.to_csv(new_rows, index=False)
     run = served.trigger(
         "tunelab-predict/batch-predict",
         {"model_name": "api-model", "data": str(new_rows), "output": str(scored)},
     )
     assert served.wait_for_final_state(run) == "COMPLETED"
-    assert len(pd.read_csv(scored)) == 25
+    output = pd.read_csv(scored)
+    assert len(output) == 25
+    assert output["customer_id"].tolist() == rows["customer_id"].tolist()  # rows can be joined
 
     run = served.trigger("tunelab-registry-report/registry-report", {})
     assert served.wait_for_final_state(run) == "COMPLETED"

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from pipelines import infer_schema
 from tunelab.api import predict
 from tunelab.errors import DataValidationError
+from tunelab.keys import with_key_columns
+from tunelab.scoring import check_prediction_input
 
 
 @pytest.fixture
@@ -60,9 +63,30 @@ def test_predict_flow_default_output_lands_in_the_data_dir(trained_churn, new_ro
     ],
     ids=["missing column", "extra column", "wrong type", "bad date", "infinite", "empty"],
 )
-def test_prediction_input_is_checked_against_the_schema(trained_churn, new_rows, change, message):
+def test_prediction_input_is_checked_against_the_schema(churn_schema, change, message):
+    """A unit check: the schema is inferred from the table, no model needs training."""
+    schema, rows = churn_schema
     with pytest.raises(DataValidationError, match=message):
-        predict("churn", change(new_rows), data_dir=str(trained_churn["data_dir"]))
+        check_prediction_input(change(rows), schema)
+
+
+@pytest.fixture(scope="module")
+def churn_schema(churn_csv):
+    frame = pd.read_csv(churn_csv)
+    features, target = frame.drop(columns=["churned"]), frame["churned"]
+    return infer_schema(features, target, "binary"), features.tail(40)
+
+
+def test_key_columns_are_kept_in_the_output(churn_schema):
+    schema, rows = churn_schema
+    predictions = pd.DataFrame({"prediction": ["no"] * len(rows)}, index=rows.index)
+    out = with_key_columns(predictions, rows, schema.to_dict())
+    assert list(out.columns) == ["customer_id", "prediction"]
+    assert out["customer_id"].tolist() == rows["customer_id"].tolist()
+    chosen = with_key_columns(predictions, rows, schema.to_dict(), keep=["plan"])
+    assert list(chosen.columns) == ["plan", "prediction"]
+    with pytest.raises(DataValidationError, match="not in the prediction table: 'nope'"):
+        with_key_columns(predictions, rows, schema.to_dict(), keep=["nope"])
 
 
 def test_extra_columns_can_be_ignored_and_dropped_columns_are_optional(trained_churn, new_rows):

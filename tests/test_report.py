@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.browser import BROWSER_ARGS, CHROMIUM
 from tests.report_inputs import make_inputs
 from tunelab.report import build_figures, render_html, trials_frame
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TASK_PLOTS = {
     "binary": {"confusion", "roc", "pr"},
     "multiclass": {"confusion", "roc", "pr"},

@@ -11,8 +11,8 @@ import pandas as pd
 from tunelab.config import RunConfig
 from tunelab.engine import CALL_STARTED, PRELOADED, TrainingResult
 from tunelab.errors import DataValidationError
-from tunelab.scoring import ExtraColumns, predict_frame
 from tunelab.registry import RegisteredModel
+from tunelab.scoring import ExtraColumns, predict_frame
 
 #: ``data`` placeholder while a DataFrame's settings are checked, before it is staged.
 _IN_MEMORY = "in-memory DataFrame"

@@ -187,6 +187,10 @@ def _train(args: argparse.Namespace, config: RunConfig) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("run", "example"):
         config = config_from_args(args)
+        if not args.no_prefect:
+            from tunelab.orchestration import orchestrator
+
+            orchestrator("warm-up")()
         try:
             return _train(args, config)
         except KeyboardInterrupt:

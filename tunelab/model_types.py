@@ -8,13 +8,15 @@ collected from fitted pipelines of every model family, feature-selection method 
 ``tests/test_registry.py`` round-trips all of them, so a new family or wrapper class that is
 missing here fails a test instead of failing a user's ``predict``.
 
-To add a model wrapper (e.g. ``models.boosting.EarlyStoppedBooster``), add its full type name
-to :data:`TUNELAB_TYPES` below.
+A model family from a new library declares its types in ``models/catalog.py``
+(``FAMILY_TRUSTED_TYPES``); tunelab's own wrapper classes are listed in :data:`TUNELAB_TYPES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from models.catalog import FAMILY_TRUSTED_TYPES
 
 #: tunelab's own estimator and transformer classes.
 TUNELAB_TYPES = frozenset(
@@ -39,22 +41,13 @@ SKLEARN_TYPES = frozenset(
     }
 )
 
-#: The gradient-boosting families' estimators and their native boosters.
-BOOSTING_TYPES = frozenset(
-    {
-        "lightgbm.basic.Booster",
-        "lightgbm.sklearn.LGBMClassifier",
-        "lightgbm.sklearn.LGBMRegressor",
-        "xgboost.core.Booster",
-        "xgboost.sklearn.XGBClassifier",
-        "xgboost.sklearn.XGBRegressor",
-    }
-)
+#: The model families' own estimators (e.g. the boosters), declared in the family list.
+FAMILY_TYPES: frozenset[str] = frozenset().union(*FAMILY_TRUSTED_TYPES.values())
 
 #: Plain containers and dtypes that appear inside fitted estimators' state.
 BASIC_TYPES = frozenset({"collections.OrderedDict", "numpy.dtype"})
 
-ALLOWED_MODEL_TYPES: frozenset[str] = TUNELAB_TYPES | SKLEARN_TYPES | BOOSTING_TYPES | BASIC_TYPES
+ALLOWED_MODEL_TYPES: frozenset[str] = TUNELAB_TYPES | SKLEARN_TYPES | FAMILY_TYPES | BASIC_TYPES
 
 
 def unexpected_types(untrusted: Iterable[str]) -> list[str]:

@@ -70,7 +70,9 @@ def _parts_of(parsed: pd.Series, name: Any, index: pd.Index) -> pd.DataFrame:
     ).astype("float64")
 
 
-def minimal_conversion(X_train: pd.DataFrame, X_test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def minimal_conversion(
+    X_train: pd.DataFrame, X_test: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The least FLAML and LightGBM need from a raw table, nothing more (no imputation, no
     encoding, no feature selection): an ISO-8601 date column becomes numeric parts (year,
     month, day, day of week, day of year); every other text column becomes a pandas

@@ -1,8 +1,9 @@
 """Predictions of a model ``tunelab run`` registered, as a user gets them:
 ``tunelab.load_model(name, data_dir=...).model`` (a fitted scikit-learn pipeline:
 ``predict``, ``predict_proba``, ``classes_``) on the test CSV read by tunelab's own reader
-(``tunelab.data.load_table``, else ``pandas.read_csv``); also copies the registered metadata (nested-CV estimate,
-winner, trial counts) into the info file. Not timed against the budget."""
+(``tunelab.data.load_table``, else ``pandas.read_csv``); also copies the registered
+metadata (nested-CV estimate, winner, trial counts) into the info file.
+Not timed against the budget."""
 
 from __future__ import annotations
 

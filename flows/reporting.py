@@ -59,10 +59,16 @@ def publish_artifacts(outcome: Any) -> None:
     )
     if outcome.report is not None:
         from tunelab.report import publish_prefect_artifacts
+        from tunelab.report_images import plots_markdown
 
         inputs, figures = outcome.report
         report_path = f"{result.location}/report.html"
         publish_prefect_artifacts(inputs, key, figures=figures, report_path=report_path)
+        create_markdown_artifact(
+            key=f"{key}-plots",
+            markdown=plots_markdown(f"{result.name} v{result.version}", figures, report_path),
+            description=f"Plots of {result.name} v{result.version}",
+        )
     board = leaderboard_frame(outcome.trials).head(200)
     table = board.astype(object).where(board.notna(), None)
     create_table_artifact(

@@ -184,6 +184,19 @@ def test_ui_custom_run_with_a_parameter_completes(served):
         page.goto(f"{served.url}/runs/flow-run/{run['id']}")
         page.get_by_text("Completed").first.wait_for(timeout=30_000)
         page.screenshot(path=str(served.home / "ui-run.png"))
+        # The run's plots, as a person sees them in its Artifacts tab.
+        artifacts = request(
+            "POST",
+            f"{served.api}/artifacts/filter",
+            json={"artifacts": {"key": {"any_": ["ui-model-plots"]}}},
+        ).json()
+        page.goto(f"{served.url}/artifacts/artifact/{artifacts[0]['id']}")
+        page.locator("img").first.wait_for(timeout=30_000)
+        drawn = page.evaluate(
+            "Array.from(document.images).filter(i => i.naturalWidth > 100).length"
+        )
+        assert drawn >= 5
+        page.screenshot(path=str(served.home / "ui-plots.png"), full_page=True)
         browser.close()
     entry = served.registry.metadata("ui-model")
     assert entry.version == 1

@@ -89,6 +89,10 @@ def test_prefect_artifacts_are_published(trained_churn, prefect_server):
     assert "churn-summary" in artifacts and "churn-leaderboard" in artifacts
     assert f"{trained_churn['outer_cv']['mean']:.4f}" in artifacts["churn-summary"].data
     assert artifacts["churn-leaderboard"].type == "table"
+    plots = artifacts["churn-plots"].data
+    for plot in ("history/final", "families", "importance", "confusion", "roc", "pr"):
+        assert f"![{plot}](data:image/png;base64," in plots, plot
+    assert (trained_churn["data_dir"] / "registry" / "churn" / "v1" / "report.html").is_file()
 
 
 def test_flow_and_in_process_runs_give_the_same_model(prefect_server, wine_csv, tmp_path):

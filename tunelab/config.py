@@ -24,6 +24,10 @@ from tunelab.names import check_model_name, check_run_id
 Metric = Literal[ALL_METRICS]  # type: ignore[valid-type]
 Family = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
 
+DEFAULT_MAX_EVALS = 30
+#: "No limit" for trials per search: a time budget ends the search instead.
+UNLIMITED_EVALS = 100_000
+
 #: Fields whose change makes a checkpointed run's trials invalid for resuming.
 RESUME_KEYS = (
     "target",
@@ -61,7 +65,12 @@ class RunConfig(BaseModel):
     metric: Metric | None = Field(
         None, description="scikit-learn scorer; default roc_auc / neg_log_loss / r2 by task."
     )
-    max_evals: int = Field(30, ge=1, description="Trials per search (each outer fold, final).")
+    max_evals: int | None = Field(
+        None,
+        ge=1,
+        description="Trials per search (each outer fold, and the final search); default 30, "
+        "or as many as the time budget allows when one is given.",
+    )
     time_budget: float | None = Field(
         None,
         gt=0,
@@ -163,6 +172,13 @@ class RunConfig(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             raise ParameterError(describe_validation_error(exc)) from None
+
+    @property
+    def trials_per_search(self) -> int:
+        """``max_evals``, or its default: 30 without a budget; under a budget, the clock."""
+        if self.max_evals is not None:
+            return self.max_evals
+        return DEFAULT_MAX_EVALS if self.time_budget is None else UNLIMITED_EVALS
 
     def resume_manifest(self) -> dict[str, Any]:
         return self.model_dump(include=set(RESUME_KEYS))

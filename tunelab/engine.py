@@ -237,7 +237,7 @@ def train(
         families=tuple(families),
         metric=prepared.metric,
         inner_folds=config.inner_folds,
-        max_evals=config.max_evals,
+        max_evals=config.trials_per_search,
         seed=config.seed,
         trial_timeout=config.trial_timeout,
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from tunelab.config import UNLIMITED_EVALS
 from tunelab.interrupt import STOP
 from tunelab.search import ProgressCallback, TrialRecord, TrialStatus
 
@@ -40,8 +41,9 @@ def describe_trial(record: TrialRecord, best: TrialRecord | None, max_evals: int
         else f"{record.status}: {record.error}"
     )
     best_text = f"best={best.score:.4f} ({best.family})" if best else "best=none yet"
+    of = f"/{max_evals}" if max_evals < UNLIMITED_EVALS else ""
     return (
-        f"[{record.search}] trial {record.number + 1}/{max_evals} {record.family} {outcome} "
+        f"[{record.search}] trial {record.number + 1}{of} {record.family} {outcome} "
         f"| {best_text} | {record.fit_seconds:.1f}s"
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tunelab.card import ModelCard
-from tunelab.engine import leaderboard_frame
+from tunelab.stages import leaderboard_frame
 
 
 def artifact_key(name: str) -> str:

@@ -9,8 +9,8 @@ from prefect import flow
 import tunelab.data
 from flows.prefect_runner import PrefectRunner
 from tunelab.config import RunConfig
-from tunelab.engine import load_and_validate
 from tunelab.errors import DataValidationError
+from tunelab.stages import load_and_validate
 
 
 @pytest.fixture

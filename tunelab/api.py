@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from tunelab.call_context import CALL_STARTED, PRELOADED
 from tunelab.config import RunConfig
-from tunelab.engine import CALL_STARTED, PRELOADED, TrainingResult
 from tunelab.errors import DataValidationError
+from tunelab.outcome import TrainingResult
 from tunelab.registry import RegisteredModel
 from tunelab.scoring import ExtraColumns, predict_frame
 

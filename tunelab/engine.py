@@ -9,16 +9,15 @@ Prefect UI and the benchmarks all run this same code.
 
 from __future__ import annotations
 
-import contextvars
 import threading
 import time
-from dataclasses import asdict, dataclass
 from importlib import import_module
 from typing import Any, cast
 
 import pandas as pd
 
 from tunelab.budget import MLFLOW_SECONDS, REPORT_SECONDS, RunClock, outer_fold_parallelism
+from tunelab.call_context import CALL_STARTED
 from tunelab.card import (
     DataSummary,
     Metrics,
@@ -28,147 +27,20 @@ from tunelab.card import (
 )
 from tunelab.config import RunConfig
 from tunelab.interrupt import STOP
+from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
 from tunelab.runs import check_run_manifest, default_model_name, new_run_id, resolve_n_jobs
-from tunelab.search import SearchResult, SearchSettings, TrialRecord, TrialStatus
-
-#: Data the caller already loaded and validated for this config (the CLI and API do, to
-#: fail fast before Prefect starts), so the engine does not read and hash it a second time.
-PRELOADED: contextvars.ContextVar[Any] = contextvars.ContextVar("tunelab_preloaded", default=None)
-#: When the user's call started (``time.time()``), if earlier than the engine itself.
-CALL_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "tunelab_call_started", default=None
+from tunelab.search import SearchResult, SearchSettings, TrialStatus
+from tunelab.stages import (
+    holdout_split,
+    leaderboard_frame,
+    load_and_validate,
+    refit_and_test,
+    refit_on_all_rows,
+    register_model,
+    track_in_mlflow,
+    write_report,
 )
-
-
-@dataclass
-class TrainingResult:
-    """What a training run returns; ``result["test_score"]`` works as well as the attribute."""
-
-    name: str
-    version: int
-    location: str
-    run_id: str
-    task: str
-    metric: str
-    outer_cv: dict[str, Any]
-    test_score: float
-    best_family: str
-    best_config: dict[str, Any]
-    refit_full: bool
-    elapsed_seconds: float
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class RunOutcome:
-    """Everything a runner may publish at the end (artifacts, reports, tracking)."""
-
-    result: TrainingResult
-    card: ModelCard
-    trials: list[TrialRecord]
-    model: Any
-    X_test: pd.DataFrame
-    y_test: pd.Series
-    #: The report's inputs and figures when ``config.report`` is on (published by runners).
-    report: Any = None
-
-
-def load_and_validate(config: RunConfig) -> Any:
-    from tunelab.prepare import prepare_data
-
-    preloaded = PRELOADED.get()
-    if preloaded is not None and preloaded.source == config.data:
-        return preloaded
-    return prepare_data(config)
-
-
-def holdout_split(prepared: Any, test_size: float, seed: int) -> Any:
-    """The test rows leave here and are not touched again until the final score."""
-    from tunelab.holdout import split_holdout
-
-    return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
-
-
-def refit_and_test(config: dict[str, Any], settings: SearchSettings, split: Any):
-    """The only place the held-out test rows are scored, once, by the refitted winner."""
-    from tunelab.nested_cv import fit_and_score
-
-    return fit_and_score(config, settings, split.X_train, split.y_train, split.X_test, split.y_test)
-
-
-def refit_on_all_rows(
-    config: dict[str, Any], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
-) -> Any:
-    """The shipped model sees every row the user gave, after the test score is recorded."""
-    from pipelines import build_pipeline
-
-    model = build_pipeline(config, settings.schema, seed=settings.seed, n_jobs=settings.n_jobs)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.fit(X, y)
-
-
-def register_model(
-    data_dir: str | None,
-    name: str,
-    model: Any,
-    metadata: dict[str, Any],
-    leaderboard: pd.DataFrame,
-) -> Any:
-    from tunelab.store import open_store
-
-    return open_store(data_dir).register(name, model, metadata, leaderboard)
-
-
-def write_report(
-    data_dir: str | None, name: str, version: int, inputs: Any
-) -> tuple[dict[str, Any], str]:
-    """Plots of the search and of the winner on the test rows, stored with the version."""
-    from tunelab.report import build_figures, render_html
-    from tunelab.store import open_store
-
-    figures = build_figures(inputs)
-    html = render_html(inputs, figures)
-    open_store(data_dir).attach(name, version, "report.html", html.encode())
-    return figures, html
-
-
-def track_in_mlflow(
-    tracking_uri: str, outcome: RunOutcome, report_html: str | None, log: Any
-) -> str | None:
-    """Logs the registered run to MLflow; the model is already registered, so a tracking
-    failure is reported loudly but does not undo the run."""
-    from tunelab.tracking import log_run
-
-    result = outcome.result
-    try:
-        run_id = log_run(
-            tracking_uri,
-            name=result.name,
-            version=result.version,
-            card=outcome.card.to_dict(),
-            trials=outcome.trials,
-            model=outcome.model,
-            report_html=report_html,
-        )
-    except Exception as exc:
-        log.error("MLflow logging to %s failed: %s: %s", tracking_uri, type(exc).__name__, exc)
-        return None
-    log.info("Logged to MLflow at %s (run %s, model %s)", tracking_uri, run_id, result.name)
-    return run_id
-
-
-def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
-    frame = pd.DataFrame([r.to_row() for r in records])
-    return frame.sort_values(["search", "score"], ascending=[True, False], na_position="last")
 
 
 def train(

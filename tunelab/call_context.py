@@ -1,0 +1,18 @@
+"""What a caller hands the engine besides the configuration: preloaded data, its start time.
+
+Context variables, not parameters, because the Prefect flow's parameters must stay the
+JSON settings a person sees in the UI; the caller and the flow share this process.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+#: Data the caller already loaded and validated for this config (the CLI and API do, to
+#: fail fast before Prefect starts), so the engine does not read and hash it a second time.
+PRELOADED: contextvars.ContextVar[Any] = contextvars.ContextVar("tunelab_preloaded", default=None)
+#: When the user's call started (``time.time()``), if earlier than the engine itself.
+CALL_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tunelab_call_started", default=None
+)

@@ -1,0 +1,107 @@
+"""The stages of a training run, each a plain function the engine hands to its runner.
+
+Kept apart from :mod:`tunelab.engine` (which decides the order and the budget) so a runner
+can wrap each one, e.g. as a Prefect task with its own name, retries and log.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pandas as pd
+
+from tunelab.call_context import PRELOADED
+from tunelab.config import RunConfig
+from tunelab.outcome import RunOutcome
+from tunelab.search import SearchSettings, TrialRecord
+
+
+def load_and_validate(config: RunConfig) -> Any:
+    from tunelab.prepare import prepare_data
+
+    preloaded = PRELOADED.get()
+    if preloaded is not None and preloaded.source == config.data:
+        return preloaded
+    return prepare_data(config)
+
+
+def holdout_split(prepared: Any, test_size: float, seed: int) -> Any:
+    """The test rows leave here and are not touched again until the final score."""
+    from tunelab.holdout import split_holdout
+
+    return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
+
+
+def refit_and_test(config: dict[str, Any], settings: SearchSettings, split: Any):
+    """The only place the held-out test rows are scored, once, by the refitted winner."""
+    from tunelab.nested_cv import fit_and_score
+
+    return fit_and_score(config, settings, split.X_train, split.y_train, split.X_test, split.y_test)
+
+
+def refit_on_all_rows(
+    config: dict[str, Any], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
+) -> Any:
+    """The shipped model sees every row the user gave, after the test score is recorded."""
+    from pipelines import build_pipeline
+
+    model = build_pipeline(config, settings.schema, seed=settings.seed, n_jobs=settings.n_jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y)
+
+
+def register_model(
+    data_dir: str | None,
+    name: str,
+    model: Any,
+    metadata: dict[str, Any],
+    leaderboard: pd.DataFrame,
+) -> Any:
+    from tunelab.store import open_store
+
+    return open_store(data_dir).register(name, model, metadata, leaderboard)
+
+
+def write_report(
+    data_dir: str | None, name: str, version: int, inputs: Any
+) -> tuple[dict[str, Any], str]:
+    """Plots of the search and of the winner on the test rows, stored with the version."""
+    from tunelab.report import build_figures, render_html
+    from tunelab.store import open_store
+
+    figures = build_figures(inputs)
+    html = render_html(inputs, figures)
+    open_store(data_dir).attach(name, version, "report.html", html.encode())
+    return figures, html
+
+
+def track_in_mlflow(
+    tracking_uri: str, outcome: RunOutcome, report_html: str | None, log: Any
+) -> str | None:
+    """Logs the registered run to MLflow; the model is already registered, so a tracking
+    failure is reported loudly but does not undo the run."""
+    from tunelab.tracking import log_run
+
+    result = outcome.result
+    try:
+        run_id = log_run(
+            tracking_uri,
+            name=result.name,
+            version=result.version,
+            card=outcome.card.to_dict(),
+            trials=outcome.trials,
+            model=outcome.model,
+            report_html=report_html,
+        )
+    except Exception as exc:
+        log.error("MLflow logging to %s failed: %s: %s", tracking_uri, type(exc).__name__, exc)
+        return None
+    log.info("Logged to MLflow at %s (run %s, model %s)", tracking_uri, run_id, result.name)
+    return run_id
+
+
+def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:
+    frame = pd.DataFrame([r.to_row() for r in records])
+    return frame.sort_values(["search", "score"], ascending=[True, False], na_position="last")

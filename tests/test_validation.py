@@ -134,6 +134,13 @@ def test_rows_with_missing_target_are_dropped_not_rejected():
     assert len(prepared.features) == 60 and prepared.task == "binary"
 
 
+def test_class_labels_may_mix_digits_and_words():
+    """Real data (UCI house votes) labels one party "0" and the other "democrat"."""
+    frame = good_frame().assign(label=["0", "democrat"] * 30)
+    prepared = prepare(frame, "label")
+    assert prepared.task == "binary" and set(prepared.target) == {"0", "democrat"}
+
+
 def test_task_and_metric_are_inferred():
     assert prepare(good_frame(), "label").metric == "roc_auc"
     numeric = good_frame().assign(label=np.linspace(0, 1, 60))

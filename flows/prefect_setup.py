@@ -91,6 +91,18 @@ def _stop_server() -> None:
         _server.terminate()  # it finishes shutting down on its own; nobody waits for it
 
 
+def stop_early_server() -> None:
+    """Stops the early server and forgets it (for callers that run several commands in one
+    process, such as tests calling the CLI's ``main``)."""
+    global _server, _server_url
+    if _server is None:
+        return
+    _stop_server()
+    if os.environ.get("PREFECT_API_URL") == _server_url:
+        del os.environ["PREFECT_API_URL"]
+    _server, _server_url = None, ""
+
+
 def wait_for_early_start(timeout: float = float(EPHEMERAL_STARTUP_TIMEOUT)) -> None:
     """Blocks until the early server answers; a server that died is one readable error."""
     if _server is None:

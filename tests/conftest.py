@@ -19,6 +19,16 @@ from tunelab.example import example_data_path  # noqa: E402
 TINY_SEARCH = {"max_evals": 3, "outer_folds": 2, "inner_folds": 2, "n_jobs": 1}
 
 
+@pytest.fixture(autouse=True)
+def no_server_outlives_its_test() -> Iterator[None]:
+    """The CLI's ``main`` run in-process starts Prefect's server early and points this
+    process at it; each test gets its own, stopped after it."""
+    yield
+    from flows.prefect_setup import stop_early_server
+
+    stop_early_server()
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
     """A real Prefect API (temporary SQLite database) for every flow run in the session."""

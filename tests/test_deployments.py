@@ -117,7 +117,8 @@ def served(tmp_path_factory):
 def test_training_deployment_is_scheduled_typed_and_one_at_a_time(served):
     train = served.deployment("tunelab-train/train")
     assert [s["schedule"]["cron"] for s in train["schedules"]] == ["0 3 * * *"]
-    assert train["concurrency_limit"] == 1
+    limit = (train.get("global_concurrency_limit") or {}).get("limit")
+    assert limit == 1 or train.get("concurrency_limit") == 1
     form = train["parameter_openapi_schema"]["properties"]
     assert "roc_auc" in form["metric"]["enum"] and "" in form["metric"]["enum"]
     assert "lightgbm" in form["families"]["items"]["enum"]

@@ -106,12 +106,13 @@ def served(tmp_path_factory):
         wait_until(lambda: served.deployment("tunelab-promote/promote"), 180, "deployments")
         yield served
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # As a user stops it: one signal to `tunelab serve`, which stops its own server.
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        finally:
             os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            log.close()
 
 
 def test_training_deployment_is_scheduled_typed_and_one_at_a_time(served):

@@ -6,6 +6,7 @@ a child process with its own Prefect home, data dir and loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -111,7 +112,8 @@ def served(tmp_path_factory):
         try:
             process.wait(timeout=20)
         finally:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # whatever is left of its group
+                os.killpg(process.pid, signal.SIGKILL)
             log.close()
 
 

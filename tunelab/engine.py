@@ -30,7 +30,7 @@ from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
 from tunelab.runs import check_run_manifest, default_model_name, new_run_id, resolve_n_jobs
-from tunelab.search import SearchResult, SearchSettings, TrialStatus
+from tunelab.search import SearchSettings, TrialStatus
 from tunelab.stages import (
     holdout_split,
     leaderboard_frame,
@@ -49,9 +49,11 @@ def train(
     """Runs the whole procedure for ``config``; returns the registered result and its record."""
     from pipelines import infer_schema
     from tunelab.nested_cv import (
+        best_outer_configuration,
         evaluate_outer_fold,
         final_search,
         final_starting_points,
+        no_time_for_a_trial,
         outer_splits,
         summarise,
     )
@@ -158,17 +160,24 @@ def train(
     after = (REPORT_SECONDS if config.report else 0.0) + (
         MLFLOW_SECONDS if tracking_uri_from(config.mlflow) else 0.0
     )
-    final: SearchResult = runner.stage(
-        "final-search",
-        final_search,
-        X=split.X_train,
-        y=split.y_train,
-        settings=final_settings,
-        run_dir=run_dir,
-        deadline=clock.final_deadline(fold_seconds, refits, after),
-        progress=progress,
-        starting_points=final_starting_points(outer_results, portfolio),
-    )
+    final_deadline = clock.final_deadline(fold_seconds, refits, after)
+    if no_time_for_a_trial(final_deadline, outer_results):
+        # Even one trial on all training rows would overrun: ship the configuration that
+        # did best on the outer folds' held-out parts instead of overrunning the budget.
+        final = best_outer_configuration(outer_results)
+        log.warning("No time left for the final search; shipping the best outer-fold winner")
+    else:
+        final = runner.stage(
+            "final-search",
+            final_search,
+            X=split.X_train,
+            y=split.y_train,
+            settings=final_settings,
+            run_dir=run_dir,
+            deadline=final_deadline,
+            progress=progress,
+            starting_points=final_starting_points(outer_results, portfolio),
+        )
     model, test_score = runner.stage(
         "refit-and-test", refit_and_test, config=final.best_config, settings=final_settings,
         split=split,

@@ -8,6 +8,7 @@ winner once on its held-out part. The spread of those outer scores is the honest
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -172,6 +173,29 @@ def final_search(
         progress=progress,
         starting_points=starting_points,
     )
+
+
+def best_outer_configuration(outer_results: list[OuterFoldResult]) -> SearchResult:
+    """The outer winner that scored best on its held-out part, as a final search's result."""
+    best = max(outer_results, key=lambda r: (r.score, -r.fold))
+    return SearchResult(
+        label="final", best_config=best.best_config, best_score=best.inner_best_score, trials=[]
+    )
+
+
+def no_time_for_a_trial(deadline: float | None, outer_results: list[OuterFoldResult]) -> bool:
+    """Would one final trial of the best outer winner end after ``deadline``?
+
+    Its cost is estimated from the same configuration's trial in the outer fold, scaled by
+    the larger training part of the final search (all training rows instead of a share).
+    """
+    if deadline is None:
+        return False
+    best = max(outer_results, key=lambda r: (r.score, -r.fold))
+    same = [t.fit_seconds for t in best.trials if t.config == best.best_config]
+    folds = len(outer_results)
+    estimate = max(same, default=0.0) * folds / max(folds - 1, 1)
+    return time.time() + estimate > deadline
 
 
 def final_starting_points(

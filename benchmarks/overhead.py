@@ -4,10 +4,11 @@ The same training run (synthetic table, fixed ``max_evals``, no time budget) is 
 the public API three ways: ``tunelab.engine.train`` (the procedure itself, in this process),
 ``tunelab.train(orchestrate=False)`` and ``tunelab.train()`` (a Prefect flow run; the first
 call in a process also starts Prefect's embedded server, so it runs ``--prefect-repeats``
-times). With ``--n-jobs 1`` (default) outer folds run one after another, so the wall time can
-be compared with the sum of the trials' own ``fit_seconds`` (build + fit + score of every inner
-fold, timed inside the search): the rest is the outer folds' and final refits, loading,
-validation, TPE, checkpoints, registration, the report and, for Prefect, task and API traffic.
+times; an untimed engine run first pays for lazy imports). With ``--n-jobs 1`` (default)
+outer folds run one after another, so the wall time can be compared with the sum of the
+trials' own ``fit_seconds`` (build + fit + score of every inner fold, timed inside the
+search): the rest is the outer folds' and final refits, loading, validation, TPE,
+checkpoints, registration, the report and, for Prefect, task and API traffic.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def main() -> None:
             label = "train() Prefect, 1st call" if i == 0 else f"train() Prefect, call {i + 1}"
             runs.append((label, lambda: tunelab.train(data, target, name="prefect", **settings)))
 
+    # Untimed: the first run of a process pays for lazy imports (scikit-learn, LightGBM, ...).
+    engine_train(RunConfig.create(data=str(data), target=target, name="warm-up", **settings))
     rows = []
     for label, call in runs:
         start = time.perf_counter()

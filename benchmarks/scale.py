@@ -74,9 +74,10 @@ def main() -> None:
     sampler.join()
 
     board = pd.read_csv(Path(result.location) / "leaderboard.csv")
+    board["error"] = board["error"].fillna("").astype(str).str[:50]
     rows = [
         {"search": r.search, "trial": r.number, "family": r.family, "status": r.status,
-         "score": r.score, "fit s": r.fit_seconds, "error": str(r.error)[:50]}
+         "score": r.score, "fit s": r.fit_seconds, "error": r.error}
         for r in board.sort_values(["search", "number"]).itertuples()
     ]  # fmt: skip
     _common.print_table("Trials", rows)

@@ -87,3 +87,30 @@ def test_run_is_logged_and_model_registered_with_alias(server, tmp_path):
     X = inputs.X_test
     np.testing.assert_array_equal(loaded.predict(X), inputs.model.predict(X))
     np.testing.assert_allclose(loaded.predict_proba(X), inputs.model.predict_proba(X))
+
+
+def test_a_training_run_with_mlflow_on_and_promote_sets_the_alias_there(
+    server, churn_csv, tmp_path, capsys
+):
+    """As a user runs it: `--mlflow URI` on a run, then `models promote --mlflow URI`."""
+    import mlflow
+
+    from tunelab.cli import main
+
+    data_dir = str(tmp_path / "home")
+    options = ["--max-evals", "2", "--outer-folds", "2", "--inner-folds", "2", "--n-jobs", "1"]
+    options += ["--families", "linear", "--data-dir", data_dir, "--mlflow", server]
+    command = ["run", "--data", str(churn_csv), "--target", "churned", "--name", "tracked"]
+    assert main([*command, *options, "--no-prefect"]) == 0
+    client = mlflow.MlflowClient(tracking_uri=server, registry_uri=server)
+    [version] = client.search_model_versions("name='tracked'")
+    assert version.tags["tunelab_version"] == "1"
+    run = client.get_run(version.run_id)
+    assert run.data.params["metric"] == "roc_auc" and "test_score" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(version.run_id)}
+    assert "report.html" in artifacts
+
+    promote = ["models", "promote", "tracked", "1", "--alias", "production"]
+    assert main([*promote, "--data-dir", data_dir, "--mlflow", server]) == 0
+    assert "MLflow tracked: production -> version" in capsys.readouterr().out
+    assert client.get_model_version_by_alias("tracked", "production").version == version.version

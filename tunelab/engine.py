@@ -208,7 +208,15 @@ def train(
             test_rows=len(split.X_test),
             dropped_target_rows=prepared.dropped_target_rows,
         ),
-        parameters={**config.parameters(), "families": families, "n_jobs": cores},
+        # As resolved for this run (the metric and task chosen, the cores used), not as typed.
+        parameters={
+            **config.parameters(),
+            "task": prepared.task,
+            "metric": prepared.metric,
+            "max_evals": config.trials_per_search,
+            "families": families,
+            "n_jobs": cores,
+        },
         metrics=Metrics(
             outer_cv=outer_summary,
             outer_folds=[

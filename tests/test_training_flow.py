@@ -151,6 +151,7 @@ def test_first_run_on_a_fresh_machine_with_dask_and_no_server(churn_csv, tmp_pat
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+    assert "The Dask dashboard is available at" in done.stdout + done.stderr
     assert (tmp_path / "fresh-prefect-home" / "prefect.db").exists()
     threads = tunelab.train(
         str(churn_csv),

@@ -34,6 +34,8 @@ from tunelab.errors import SearchFailedError
 from tunelab.interrupt import check_stop
 from tunelab.space import build_space, config_to_vals
 
+#: How a trial stopped by the run's deadline is recorded (status ``cut``).
+BUDGET_EXHAUSTED = "time budget exhausted"
 #: A family whose last this-many evaluated trials all failed is not tried again in this search.
 MAX_CONSECUTIVE_FAMILY_FAILURES = 3
 
@@ -178,6 +180,14 @@ def startup_trials(settings: SearchSettings, deadline: float | None) -> int:
     return min(by_count, max(3, len(settings.families)))
 
 
+def family_fold_seconds(records: list[TrialRecord], family: str, folds: int) -> float:
+    """The slowest single-fold fit of ``family`` so far in this search (0 if none yet)."""
+    times = [
+        r.fit_seconds / folds for r in records if r.family == family and r.status == TrialStatus.OK
+    ]
+    return max(times, default=0.0)
+
+
 def is_hopeless(scores: list[float], best: TrialRecord | None) -> bool:
     """After some folds, is this trial clearly worse than the best one so far?
 
@@ -224,13 +234,19 @@ class _Objective:
         best = best_record(records)
         start = time.perf_counter()
         scores: list[float] = []
+        # A fold fit cannot be interrupted, so near the deadline a fold only starts if it is
+        # expected to end in time: first from this family's earlier folds, then from this
+        # trial's own.
+        fold_seconds = family_fold_seconds(records, family, len(self.splits))
         try:
             for fold, (train_idx, val_idx) in enumerate(self.splits):
                 check_stop()
+                if fold:
+                    fold_seconds = (time.perf_counter() - start) / fold
+                self._check_limits(start, fold_seconds, may_cut=best is not None)
                 scores.append(self._score_fold(config, train_idx, val_idx))
                 if fold + 1 == len(self.splits):
                     break
-                self._check_limits(start, may_cut=best is not None)
                 if self.settings.prune and is_hopeless(scores, best):
                     return {
                         **base,
@@ -275,13 +291,13 @@ class _Objective:
             estimator.fit(self.X.iloc[train_idx], self.y.iloc[train_idx])
             return float(self.scorer(estimator, self.X.iloc[val_idx], self.y.iloc[val_idx]))
 
-    def _check_limits(self, start: float, may_cut: bool) -> None:
+    def _check_limits(self, start: float, fold_seconds: float, may_cut: bool) -> None:
         elapsed = time.perf_counter() - start
         timeout = self.settings.trial_timeout
         if timeout is not None and elapsed > timeout:
             raise TrialCut(f"trial exceeded its {timeout:g}s limit after {elapsed:.1f}s")
-        if may_cut and self.deadline is not None and time.time() > self.deadline:
-            raise TrialCut("time budget exhausted")
+        if may_cut and self.deadline is not None and time.time() + fold_seconds > self.deadline:
+            raise TrialCut(BUDGET_EXHAUSTED)
 
 
 def usable_starting_points(
@@ -363,6 +379,8 @@ def run_search(
             break
         if best is not None and deadline is not None and time.time() >= deadline:
             break
+        if records and records[-1].error == BUDGET_EXHAUSTED:
+            break  # the budget cut the last trial: the next would not fit either
         if set(settings.families) <= dropped_families(records):
             break
         if len(records) >= 3 * settings.max_evals:  # proposals keep landing on dropped families

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 
 #: Seconds kept after the final refit for registration, artifacts and tear-down.
-FIXED_RESERVE_SECONDS = 1.5
+FIXED_RESERVE_SECONDS = 2.0
 #: Seconds the steps after registration take on a small table: the report (plots,
-#: permutation importance) and logging to MLflow.
-REPORT_SECONDS = 2.0
+#: permutation importance, and their PNG copies for the Prefect UI) and logging to MLflow.
+REPORT_SECONDS = 3.0
 MLFLOW_SECONDS = 5.0
 #: The share of the budget the post-search reserve may take at most.
 MAX_RESERVE_SHARE = 0.3

@@ -54,7 +54,7 @@ SCORED_STATUSES = ("ok", "pruned")
 #: Permutation importance is computed on at most this many held-out rows (it refits nothing,
 #: but it predicts ``n_repeats`` times per column).
 IMPORTANCE_MAX_ROWS = 2000
-IMPORTANCE_REPEATS = 5
+IMPORTANCE_REPEATS = 3
 CLASSIFICATION_TASKS = ("binary", "multiclass")
 
 

@@ -241,17 +241,6 @@ def _check_regression_folds(
         )
 
 
-def check_parameters(outer_folds: int, inner_folds: int, test_size: float, max_evals: int) -> None:
-    if not 0 < test_size < 1:
-        raise ParameterError(f"test_size must be between 0 and 1, got {test_size}")
-    if outer_folds < 2 or inner_folds < 2:
-        raise ParameterError(
-            f"outer_folds and inner_folds must be at least 2, got {outer_folds} and {inner_folds}"
-        )
-    if max_evals < 1:
-        raise ParameterError(f"max_evals must be at least 1, got {max_evals}")
-
-
 @dataclass
 class ValidatedData:
     features: pd.DataFrame

@@ -40,11 +40,3 @@ def _first_existing(path: Path) -> Path | None:
         if candidate.exists():
             return candidate
     return None
-
-
-def registry_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    return Path(override) if override else data_dir() / "registry"
-
-
-def runs_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    return Path(override) if override else data_dir() / "runs"

@@ -11,17 +11,16 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.prediction import predict_flow
+from flows.prefect_setup import announce_first_start, wait_until_healthy
 from flows.registry_view import promote_flow, registry_report_flow
 from flows.training import train_flow
 from tunelab.example import EXAMPLE_TARGET, example_data_path
@@ -59,22 +58,11 @@ def build_deployments(cron: str | None = DEFAULT_CRON) -> list[RunnerDeployment]
     return deployments
 
 
-def wait_for_api(api_url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"Prefect server at {api_url} did not become healthy in {timeout:.0f}s")
-
-
 @contextmanager
 def local_prefect_server(host: str = "127.0.0.1", port: int = 4200) -> Iterator[str]:
     """A Prefect server child process with its default SQLite database; stopped on exit."""
     api_url = f"http://{host}:{port}/api"
+    announce_first_start()
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
         env={
@@ -86,7 +74,7 @@ def local_prefect_server(host: str = "127.0.0.1", port: int = 4200) -> Iterator[
         },
     )
     try:
-        wait_for_api(api_url)
+        wait_until_healthy(api_url, process)
         yield api_url
     finally:
         process.terminate()

@@ -103,34 +103,40 @@ def stop_early_server() -> None:
     _server, _server_url = None, ""
 
 
-def wait_for_early_start(timeout: float = float(EPHEMERAL_STARTUP_TIMEOUT)) -> None:
-    """Blocks until the early server answers; a server that died is one readable error."""
-    if _server is None:
-        return
+def wait_for_early_start() -> None:
+    """Blocks until the early server answers (see :func:`wait_until_healthy`)."""
+    if _server is not None:
+        wait_until_healthy(_server_url, _server)
+
+
+def wait_until_healthy(
+    api_url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = float(EPHEMERAL_STARTUP_TIMEOUT),
+) -> None:
+    """Waits for a server this process started; one that died or never answers is one
+    readable error, not a traceback."""
     import httpx
 
     from tunelab.errors import TunelabError
 
+    advice = "run with --no-prefect, or start `prefect server start` and set PREFECT_API_URL"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _server.poll() is not None:
-            detail = (_server.stderr.read() if _server.stderr else b"").decode(errors="replace")
+        if process.poll() is not None:
+            detail = (process.stderr.read() if process.stderr else b"").decode(errors="replace")
             last = detail.strip().splitlines()[-1:] or ["no output"]
             raise TunelabError(
-                f"Prefect's local server exited with code {_server.returncode} ({last[0]}); "
-                "run with --no-prefect, or start one with `prefect server start` and set "
-                "PREFECT_API_URL"
+                f"Prefect's local server exited with code {process.returncode} ({last[0]}); "
+                + advice
             )
         try:
-            if httpx.get(f"{_server_url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise TunelabError(
-        f"Prefect's local server did not answer within {timeout:.0f}s; run with --no-prefect, "
-        "or start one with `prefect server start` and set PREFECT_API_URL"
-    )
+    raise TunelabError(f"Prefect's local server did not answer within {timeout:.0f}s; {advice}")
 
 
 def announce_first_start() -> None:

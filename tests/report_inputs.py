@@ -11,38 +11,15 @@ import numpy as np
 import pandas as pd
 from hyperopt.pyll.stochastic import sample
 from sklearn.datasets import load_diabetes, load_wine
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import cross_val_score, train_test_split
 
 import tunelab
 from pipelines import build_pipeline, infer_schema, normalise_config
 from tunelab.report import ReportInputs
+from tunelab.search import TrialRecord, make_cv
 from tunelab.space import build_space
 
 CHURN_CSV = Path(tunelab.__file__).parent / "example_data" / "churn.csv"
-
-try:
-    from tunelab.search import TrialRecord
-except ImportError:  # the search engine is being rewritten; the report only duck-types trials
-    from dataclasses import dataclass
-    from typing import Any
-
-    @dataclass
-    class TrialRecord:  # type: ignore[no-redef]
-        search: str
-        number: int
-        family: str
-        status: str
-        score: float | None
-        score_std: float | None
-        fit_seconds: float
-        config: dict[str, Any]
-        error: str = ""
-
-
-def make_cv(task: str, folds: int, seed: int) -> KFold | StratifiedKFold:
-    kind = KFold if task == "regression" else StratifiedKFold
-    return kind(n_splits=folds, shuffle=True, random_state=seed)
-
 
 FAMILIES = ["linear", "knn"]
 METRICS = {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "r2"}

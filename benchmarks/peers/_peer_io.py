@@ -108,5 +108,15 @@ def write_predictions(
     frame.to_csv(out, index=False)
 
 
+def write_estimator_predictions(out: str, task: str, estimator: Any, X: Any) -> None:
+    """``write_predictions`` for a scikit-learn-style estimator (predict, predict_proba)."""
+    if task == "regression":
+        write_predictions(out, task, estimator.predict(X))
+    else:
+        write_predictions(
+            out, task, estimator.predict(X), estimator.predict_proba(X), estimator.classes_
+        )
+
+
 def write_info(path: str, **info: Any) -> None:
     Path(path).write_text(json.dumps(info, default=str))

@@ -35,12 +35,7 @@ automl.fit(
     log_file_name=os.path.join(args.work, "flaml.log"),
 )
 fit_seconds = time.time() - start
-if args.task == "regression":
-    io.write_predictions(args.out, args.task, automl.predict(X_test))
-else:
-    io.write_predictions(
-        args.out, args.task, automl.predict(X_test), automl.predict_proba(X_test), automl.classes_
-    )
+io.write_estimator_predictions(args.out, args.task, automl, X_test)
 io.write_info(
     args.info,
     fit_seconds=fit_seconds,

@@ -23,12 +23,7 @@ else:
     model = lightgbm.LGBMClassifier(n_jobs=args.n_jobs, verbose=-1)
 model.fit(X_train, y)
 fit_seconds = time.time() - start
-if args.task == "regression":
-    io.write_predictions(args.out, args.task, model.predict(X_test))
-else:
-    io.write_predictions(
-        args.out, args.task, model.predict(X_test), model.predict_proba(X_test), model.classes_
-    )
+io.write_estimator_predictions(args.out, args.task, model, X_test)
 io.write_info(
     args.info, fit_seconds=fit_seconds, model="LGBM defaults", version=lightgbm.__version__
 )

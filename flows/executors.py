@@ -6,6 +6,7 @@ fold's trials stay sequential because TPE learns from the trials before.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -29,8 +30,20 @@ def make_task_runner(dask_address: str | None, workers: int) -> TaskRunner:
     from prefect_dask import DaskTaskRunner
 
     os.environ.setdefault("PREFECT_API_URL", running_api_url())
+    quiet_dask_shutdown()
     if dask_address == LOCAL_DASK:
         return DaskTaskRunner(
             cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
         )
     return DaskTaskRunner(address=dask_address)
+
+
+def quiet_dask_shutdown() -> None:
+    """Keep Dask's benign shutdown race out of the user's terminal.
+
+    When the cluster closes, the scheduler's batched stream to a worker that has just left
+    logs ``Batched Comm Closed`` at INFO *with a full traceback* (``distributed.batched``).
+    Nothing failed, yet a newcomer sees a traceback; genuine write errors are logged at
+    ERROR by the same logger and still show.
+    """
+    logging.getLogger("distributed.batched").setLevel(logging.WARNING)

@@ -113,6 +113,8 @@ class Timed:
     load_start: str
     load_end: str
     timed_out: bool = False
+    #: ``time.time()`` at spawn, to place the command's own log timestamps.
+    started: float = 0.0
 
     def tail(self, lines: int = 15) -> str:
         return "\n".join((self.stderr or self.stdout).strip().splitlines()[-lines:])
@@ -126,6 +128,7 @@ def run_timed(
     cwd: str | Path | None = None,
 ) -> Timed:
     load_start = load_average()
+    started = time.time()
     start = time.perf_counter()
     timed_out = False
     try:
@@ -139,7 +142,7 @@ def run_timed(
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     wall = time.perf_counter() - start
-    return Timed(list(argv), code, wall, out, err, load_start, load_average(), timed_out)
+    return Timed(list(argv), code, wall, out, err, load_start, load_average(), timed_out, started)
 
 
 def tunelab_command() -> list[str]:
@@ -152,9 +155,17 @@ def tunelab_command() -> list[str]:
 
 def bench_env(prefect_home: str | Path | None = None) -> dict[str, str]:
     """The caller's environment; with ``prefect_home`` Prefect's embedded server keeps its
-    SQLite database there instead of ~/.prefect (so test suites on the machine don't share it)."""
+    SQLite database there instead of ~/.prefect (so test suites on the machine don't share it).
+
+    This checkout comes first on ``PYTHONPATH``, so the ``tunelab`` command runs the code
+    beside the script even where the editable install points at another copy (its console
+    script and entry points are the same).
+    """
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    )
     if prefect_home is not None:
         env["PREFECT_HOME"] = str(prefect_home)
     return env

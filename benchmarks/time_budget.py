@@ -7,7 +7,9 @@ whose start-up counts against the budget) and, for comparison, ``--no-prefect``.
 synthesised from ``bank_churn`` (rows drawn with replacement with seed 0, 2% Gaussian noise on
 the four continuous columns; see ``_common.resampled_bank_churn``), 2 seeds. Prints wall time,
 ratio to the budget and whether it is within +10% and at most +3 s of the budget
-(``wall <= min(1.1 B, B + 3)``). Also the median wall time of ``tunelab --help`` (5 runs).
+(``wall <= min(1.1 B, B + 3)``); with Prefect also when the flow run began (seconds from
+spawn: the start-up cost before any model work) and whether the final search ran or was
+skipped for lack of time. Also the median wall time of ``tunelab --help`` (5 runs).
 
 Prefect keeps its SQLite database in a fresh ``PREFECT_HOME`` under the work folder (so a
 test suite on the machine does not share it); the first Prefect run creates that database and
@@ -20,6 +22,7 @@ import argparse
 import re
 import statistics
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,20 @@ import _common
 
 def within(wall: float, budget: float) -> bool:
     return wall <= min(1.1 * budget, budget + 3.0)
+
+
+def log_seconds(timed: _common.Timed, pattern: str) -> float | None:
+    """Seconds from spawn to the first Prefect log line matching ``pattern`` (its
+    ``HH:MM:SS.fff`` local time placed on the spawn's date), e.g. when the flow run began:
+    the start-up cost before any model work."""
+    for line in timed.stderr.splitlines():
+        found = re.match(r"(\d\d):(\d\d):(\d\d\.\d+) \|", line)
+        if found and re.search(pattern, line):
+            spawn = datetime.fromtimestamp(timed.started)
+            hours, minutes, seconds = int(found[1]), int(found[2]), float(found[3])
+            at = spawn.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+            return (at.timestamp() + seconds - timed.started) % 86400
+    return None
 
 
 def help_seconds(repeats: int) -> list[float]:
@@ -53,6 +70,8 @@ def run_one(
     (logs / f"{name}.stdout.txt").write_text(timed.stdout)
     (logs / f"{name}.stderr.txt").write_text(timed.stderr)
     reported = re.search(r"wall time: ([0-9.]+)s", timed.stdout)
+    flow_start = log_seconds(timed, r"Beginning flow run")
+    final_skipped = "No time left for the final search" in timed.stderr
     meta = (
         _common.registered_metadata(work / "registry-home", name) if timed.returncode == 0 else None
     )
@@ -65,6 +84,8 @@ def run_one(
         "ratio": timed.wall / budget,
         "within": "yes" if within(timed.wall, budget) else "NO",
         "self-reported s": float(reported.group(1)) if reported else None,
+        "flow start s": flow_start,
+        "final search": "skipped" if final_skipped else "ran",
         "trials": meta["trials"]["total"] if meta else None,
         "winner": meta["best"]["family"] if meta else None,
         "exit": timed.returncode,

@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.card import ModelCard
 from tunelab.stages import leaderboard_frame
 
@@ -37,7 +38,7 @@ def summary_markdown(name: str, version: int, location: str, card: ModelCard) ->
 | held-out test score | {card.metrics.test_score:.4f} |
 | final search best inner CV | {card.metrics.final_inner_cv:.4f} |
 
-Winner: **{card.best_family}** `{card.best["config"]}` ({shipped})
+Winner: **{card.best_family}** ({shipped}); best single pipeline `{card.best["config"]}`
 
 | outer fold | chosen family | outer score | inner best |
 |---|---|---|---|
@@ -50,6 +51,8 @@ Stored at `{location}`.
 
 
 def publish_artifacts(outcome: Any) -> None:
+    """The summary, the report's tables and the leaderboard, then the plots as images: the
+    images come last and only as many as the run's time budget still allows."""
     result = outcome.result
     key = artifact_key(result.name)
     create_markdown_artifact(
@@ -57,18 +60,12 @@ def publish_artifacts(outcome: Any) -> None:
         markdown=summary_markdown(result.name, result.version, result.location, outcome.card),
         description=f"tunelab {result.name} v{result.version}",
     )
+    report_path = f"{result.location}/report.html"
     if outcome.report is not None:
         from tunelab.report import publish_prefect_artifacts
-        from tunelab.report_images import plots_markdown
 
         inputs, figures = outcome.report
-        report_path = f"{result.location}/report.html"
         publish_prefect_artifacts(inputs, key, figures=figures, report_path=report_path)
-        create_markdown_artifact(
-            key=f"{key}-plots",
-            markdown=plots_markdown(f"{result.name} v{result.version}", figures, report_path),
-            description=f"Plots of {result.name} v{result.version}",
-        )
     board = leaderboard_frame(outcome.trials).head(200)
     table = board.astype(object).where(board.notna(), None)
     create_table_artifact(
@@ -76,3 +73,14 @@ def publish_artifacts(outcome: Any) -> None:
         table=table.to_dict(orient="records"),
         description=f"Trials behind {result.name} v{result.version}",
     )
+    if outcome.report is not None:
+        from tunelab.report_images import plots_markdown
+
+        _, figures = outcome.report
+        title = f"{result.name} v{result.version}"
+        seconds = seconds_left(outcome.card.parameters.get("time_budget"), CLOSING_SECONDS)
+        create_markdown_artifact(
+            key=f"{key}-plots",
+            markdown=plots_markdown(title, figures, report_path, seconds),
+            description=f"Plots of {title}",
+        )

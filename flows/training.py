@@ -7,15 +7,20 @@ field per setting and the definitions still live in one place.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import typing
 from typing import Any
 
 from prefect import flow
 
-from flows.prefect_runner import PrefectRunner
+from flows.prefect_setup import TRAIN_FLOW_NAME
+from models.catalog import FAMILY_MODULES
+from tunelab.budget import clock_scope
 from tunelab.config import RunConfig
-from tunelab.engine import TrainingResult, train
+
+if typing.TYPE_CHECKING:
+    from tunelab.outcome import TrainingResult
 
 
 def _run_name() -> str:
@@ -33,8 +38,14 @@ def _run_name() -> str:
 
 
 def _train(**settings: Any) -> dict[str, Any]:
+    # The engine is imported here, not with this module: the CLI imports it while Prefect's
+    # server starts (see run_train_flow), and the server start needs only this module.
+    from flows.prefect_runner import PrefectRunner
+    from tunelab.engine import train
+
     config = RunConfig.create(**settings)
-    return train(config, PrefectRunner(config.dask_address)).result.to_dict()
+    with clock_scope():
+        return train(config, PrefectRunner(config.dask_address)).result.to_dict()
 
 
 def _form_field(annotation: Any, default: Any) -> tuple[Any, Any]:
@@ -78,13 +89,47 @@ def _signature_and_doc() -> tuple[inspect.Signature, str]:
 _train.__signature__, _train.__doc__ = _signature_and_doc()  # type: ignore[attr-defined]
 # Deployments record the function's name as their entrypoint; it must be this module's flow.
 _train.__name__ = _train.__qualname__ = "train_flow"
-train_flow = flow(name="tunelab-train", flow_run_name=_run_name, log_prints=True)(_train)
+train_flow = flow(name=TRAIN_FLOW_NAME, flow_run_name=_run_name, log_prints=True)(_train)
+
+#: What the first trials need, imported while Prefect's embedded server still starts (in
+#: this order; the rest of the list, if the server answers first, while the flow run is
+#: created): the engine and the search, every model family (the portfolio of starting
+#: points names them all), and Prefect's flow engine.
+SEARCH_IMPORTS = (
+    "tunelab.engine",
+    "flows.prefect_runner",
+    "pipelines",
+    "tunelab.nested_cv",
+    "tunelab.space",
+    *dict.fromkeys(target.split(":")[0] for target in FAMILY_MODULES.values()),
+    "prefect.flow_engine",
+)
+#: What only the end of the run needs (registration, tracking), imported in the background
+#: from the start of the flow run, when this process mostly waits for the server.
+LATE_IMPORTS = ("tunelab.store", "tunelab.registry", "tunelab.tracking")
 
 
 def run_train_flow(config: RunConfig) -> TrainingResult:
-    """Entry point the CLI and API use (through the ``tunelab.orchestrators`` entry points)."""
-    from flows.prefect_setup import prepare_cli_session
+    """Entry point the CLI and API use (through the ``tunelab.orchestrators`` entry points).
 
-    prepare_cli_session()
+    Against the embedded server this process started, the flow run sends no heartbeats: they
+    let a server notice a crashed run, but that server ends with this process, and stopping
+    the heartbeat thread holds up the end of every run by up to a second.
+    """
+    from prefect.settings import temporary_settings
+
+    from flows.prefect_setup import owns_server, prepare_cli_session
+
+    report = ("tunelab.report",) if config.report else ()
+    prepare_cli_session(SEARCH_IMPORTS, later=LATE_IMPORTS + report)
     given = {key: value for key, value in config.model_dump().items() if value is not None}
-    return TrainingResult(**train_flow(**given))
+    quiet = (
+        temporary_settings(updates={"flows.heartbeat_frequency": None})
+        if owns_server()
+        else contextlib.nullcontext()
+    )
+    with quiet:
+        result = train_flow(**given)
+    from tunelab.outcome import TrainingResult
+
+    return TrainingResult(**result)

@@ -21,15 +21,25 @@ FAMILY_NAMES: tuple[str, ...] = tuple(FAMILY_MODULES)
 #: Types a fitted model of the family holds that skops does not trust by default, beyond
 #: scikit-learn's (see ``tunelab/model_types.py``). Loading a registered model refuses any
 #: type not listed, so a family from a new library lists its estimator and booster here.
+#: The boosters' plain library classes stay listed so models registered before early stopping
+#: (which hold them) still load.
 FAMILY_TRUSTED_TYPES: dict[str, frozenset[str]] = {
     "lightgbm": frozenset(
         {
             "lightgbm.basic.Booster",
             "lightgbm.sklearn.LGBMClassifier",
             "lightgbm.sklearn.LGBMRegressor",
+            "models.boosting.EarlyStoppingLGBMClassifier",
+            "models.boosting.EarlyStoppingLGBMRegressor",
         }
     ),
     "xgboost": frozenset(
-        {"xgboost.core.Booster", "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor"}
+        {
+            "xgboost.core.Booster",
+            "xgboost.sklearn.XGBClassifier",
+            "xgboost.sklearn.XGBRegressor",
+            "models.boosting.EarlyStoppingXGBClassifier",
+            "models.boosting.EarlyStoppingXGBRegressor",
+        }
     ),
 }

@@ -115,3 +115,23 @@ def test_clearly_worse_trials_are_pruned_after_their_first_fold(churn, monkeypat
         X, y, SearchSettings(**{**search_settings.__dict__, "prune": False}), label="s"
     ).trials
     assert not any(t.status == "pruned" for t in unpruned)
+
+
+def test_trials_skip_the_booster_refit_that_shipped_models_keep(churn):
+    """Ranking configurations needs only the early-stopped booster; the shipped one refits."""
+    from pipelines import build_pipeline
+    from tunelab.search import without_booster_refit
+
+    X, y, schema = churn
+    config = {
+        "model": {"family": "xgboost", "learning_rate": 0.1, "max_depth": 3,
+                  "min_child_weight": 1.0, "subsample": 1.0, "colsample_bytree": 1.0,
+                  "reg_lambda": 1.0},
+        "feature_selection": {"method": "none"},
+    }  # fmt: skip
+    shipped = build_pipeline(config, schema, seed=0)
+    trial = without_booster_refit(build_pipeline(config, schema, seed=0))
+    assert shipped.get_params()["estimator__model__refit"] is True
+    assert trial.get_params()["estimator__model__refit"] is False
+    linear = build_pipeline({**config, "model": {"family": "linear", "C": 1.0}}, schema, seed=0)
+    assert without_booster_refit(linear).get_params() == linear.get_params()

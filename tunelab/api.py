@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tunelab.budget import clock_scope
 from tunelab.call_context import CALL_STARTED, PRELOADED
 from tunelab.config import RunConfig
 from tunelab.errors import DataValidationError
-from tunelab.outcome import TrainingResult
-from tunelab.registry import RegisteredModel
-from tunelab.scoring import ExtraColumns, predict_frame
+
+if TYPE_CHECKING:  # imported where used: the CLI starts a run without the search's libraries
+    from tunelab.outcome import TrainingResult
+    from tunelab.registry import RegisteredModel
+    from tunelab.scoring import ExtraColumns
 
 #: ``data`` placeholder while a DataFrame's settings are checked, before it is staged.
 _IN_MEMORY = "in-memory DataFrame"
@@ -57,13 +60,14 @@ def run_training(
     prepared = prepare_data(config, frame=frame)
     tokens = (PRELOADED.set(prepared), CALL_STARTED.set(started))
     try:
-        if orchestrate:
-            from tunelab.orchestration import orchestrator
+        with clock_scope():
+            if orchestrate:
+                from tunelab.orchestration import orchestrator
 
-            return orchestrator("train")(config)
-        from tunelab.engine import train as train_in_process
+                return orchestrator("train")(config)
+            from tunelab.engine import train as train_in_process
 
-        return train_in_process(config, started=started).result
+            return train_in_process(config, started=started).result
     finally:
         PRELOADED.reset(tokens[0])
         CALL_STARTED.reset(tokens[1])
@@ -108,4 +112,6 @@ def predict(
     extra_columns: ExtraColumns = "error",
 ) -> pd.DataFrame:
     """In-process scoring without a flow run, for notebooks and services."""
+    from tunelab.scoring import predict_frame
+
     return predict_frame(load_model(name, version, data_dir), data, extra_columns)

@@ -8,16 +8,32 @@ inside the budget the user gave, not on top of it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-#: Seconds kept after the final refit for registration, artifacts and tear-down.
-FIXED_RESERVE_SECONDS = 2.0
-#: Seconds the steps after registration take on a small table: the report (plots,
-#: permutation importance, and their PNG copies for the Prefect UI) and logging to MLflow.
-REPORT_SECONDS = 3.0
+#: Seconds kept after the final refit for registration, artifacts and tear-down (measured:
+#: 0.3-0.5 s together on a 2-core machine at load 5, once the process skips the interpreter's
+#: teardown and the flow run its heartbeat; kept at twice that).
+FIXED_RESERVE_SECONDS = 1.0
+#: Seconds the steps after registration take: the report (plots, permutation importance,
+#: and their PNG copies for the Prefect UI; measured 1-2.5 s at load 2, on mpg and on 20,000
+#: rows with extra trees) and logging to MLflow. The report fits itself into the time left
+#: (see :func:`seconds_left`): with less, its importance shrinks and its images are left out.
+REPORT_SECONDS = 2.0
 MLFLOW_SECONDS = 5.0
-#: The share of the budget the post-search reserve may take at most.
+#: The share of the budget the elastic part of the post-search reserve (report, tracking) may
+#: take at most; the refits and registration are always reserved in full.
 MAX_RESERVE_SHARE = 0.3
+#: Seconds the last steps of a run take once the report is written: the Prefect artifacts
+#: (without images), marking the flow run finished, ending the process (measured: about 0.2 s
+#: on a 2-core machine at load 5).
+CLOSING_SECONDS = 0.5
+
+#: The clock of the run in progress in this context (set by :meth:`RunClock.start`), so the
+#: steps after registration (report, artifacts) can fit into what is left of the budget.
+_CURRENT: ContextVar[RunClock | None] = ContextVar("tunelab_run_clock", default=None)
 
 
 @dataclass(frozen=True)
@@ -29,7 +45,10 @@ class RunClock:
 
     @classmethod
     def start(cls, time_budget: float | None, started: float | None = None) -> RunClock:
-        return cls(started=started if started is not None else time.time(), time_budget=time_budget)
+        """The clock of a run starting now; also the current one for :func:`seconds_left`."""
+        clock = cls(started=time.time() if started is None else started, time_budget=time_budget)
+        _CURRENT.set(clock)
+        return clock
 
     @property
     def end(self) -> float | None:
@@ -37,6 +56,10 @@ class RunClock:
 
     def elapsed(self) -> float:
         return time.time() - self.started
+
+    def left(self) -> float | None:
+        """Seconds until the end of the budget (negative once past it); None without one."""
+        return None if self.end is None else self.end - time.time()
 
     def outer_deadlines(self, estimate_share: float, batches: int) -> list[float | None]:
         """Splits ``estimate_share`` of the search time evenly between outer-fold batches.
@@ -58,16 +81,53 @@ class RunClock:
         """Ends the final search as late as the refits that follow it allow.
 
         The reserve is sized from the slowest single-fold fit the outer searches measured:
-        one for the trial in flight at the deadline (trials stop between folds), about 1.5 per
-        refit (a refit sees more rows than a fold), plus a fixed part and ``after_seconds`` for
-        what follows registration (report, tracking); never more than
-        :data:`MAX_RESERVE_SHARE` of the budget.
+        one for the trial in flight at the deadline (trials stop between folds), one per refit
+        (a refit sees 1.5 times a fold's rows, but on every core: the outer folds share them;
+        measured refits took 0.1-0.7 of it), plus a fixed part for registration and
+        tear-down. Those always happen, so they are reserved in full, however short the
+        budget: a deadline in the past skips the final search instead of overrunning. What
+        follows registration (``after_seconds``: report, tracking) adapts to the time left, so
+        its reserve is cut first, to keep the whole reserve within :data:`MAX_RESERVE_SHARE`
+        of the budget.
         """
         if self.end is None or self.time_budget is None:
             return None
         slowest = max(fold_fit_seconds, default=0.0)
-        reserve = FIXED_RESERVE_SECONDS + after_seconds + slowest * (1 + 1.5 * refits)
-        return self.end - min(reserve, MAX_RESERVE_SHARE * self.time_budget)
+        needed = FIXED_RESERVE_SECONDS + slowest * (1 + refits)
+        elastic = min(after_seconds, max(0.0, MAX_RESERVE_SHARE * self.time_budget - needed))
+        return self.end - needed - elastic
+
+
+def current_clock() -> RunClock | None:
+    """The clock of the run in progress in this context, if any."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def clock_scope() -> Iterator[None]:
+    """The clock a run starts inside this block is forgotten when the block ends, so nothing
+    after the run (a report drawn later, say) mistakes that run's ended budget for its own."""
+    token = _CURRENT.set(None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def seconds_left(time_budget: float | None, reserve: float = 0.0) -> float | None:
+    """Seconds the run in progress may still spend, keeping ``reserve`` for what follows
+    (never negative); None without a budget.
+
+    ``time_budget`` is the budget of the run asking (from its model card): the current clock
+    answers only if it has that budget, so a step drawn outside its run (a report rebuilt
+    later, in a process whose last run had another budget) does not take the ended budget of
+    another run for its own.
+    """
+    clock = _CURRENT.get()
+    if time_budget is None or clock is None or clock.time_budget != time_budget:
+        return None
+    left = clock.left()
+    return None if left is None else max(0.0, left - reserve)
 
 
 def outer_fold_parallelism(cores: int, outer_folds: int) -> tuple[int, int]:

@@ -42,6 +42,7 @@ RESUME_KEYS = (
     "max_evals",
     "families",
     "estimate_share",
+    "ensemble_size",
 )
 
 
@@ -101,6 +102,14 @@ class RunConfig(BaseModel):
         le=0.95,
         description="Under a time budget, share of the search time spent on the outer folds "
         "(the estimate); the rest goes to the final search, which starts from their winners.",
+    )
+    ensemble_size: int = Field(
+        20,
+        ge=0,
+        le=200,
+        description="Rounds of greedy ensemble selection (Caruana) over each search's best "
+        "trials' out-of-fold predictions; the blend ships as one scikit-learn estimator when "
+        "it beats the best single pipeline. 0 or 1 ships the best single pipeline.",
     )
     refit_full: bool = Field(
         True,

@@ -16,7 +16,14 @@ from typing import Any, cast
 
 import pandas as pd
 
-from tunelab.budget import MLFLOW_SECONDS, REPORT_SECONDS, RunClock, outer_fold_parallelism
+from tunelab.budget import (
+    FIXED_RESERVE_SECONDS,
+    MLFLOW_SECONDS,
+    REPORT_SECONDS,
+    RunClock,
+    clock_scope,
+    outer_fold_parallelism,
+)
 from tunelab.call_context import CALL_STARTED
 from tunelab.card import (
     DataSummary,
@@ -26,6 +33,7 @@ from tunelab.card import (
     TrialCounts,
 )
 from tunelab.config import RunConfig
+from tunelab.ensemble import affordable, describe, member_fold_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
@@ -46,7 +54,16 @@ from tunelab.stages import (
 def train(
     config: RunConfig, runner: Runner | None = None, started: float | None = None
 ) -> RunOutcome:
-    """Runs the whole procedure for ``config``; returns the registered result and its record."""
+    """Runs the whole procedure for ``config``; returns the registered result and its record.
+
+    The run's clock is current only while it runs (``clock_scope``), so nothing drawn after
+    it (a report rebuilt later) takes this run's ended budget for its own.
+    """
+    with clock_scope():
+        return _train(config, runner, started)
+
+
+def _train(config: RunConfig, runner: Runner | None, started: float | None) -> RunOutcome:
     from pipelines import infer_schema
     from tunelab.nested_cv import (
         best_outer_configuration,
@@ -114,6 +131,7 @@ def train(
         max_evals=config.trials_per_search,
         seed=config.seed,
         trial_timeout=config.trial_timeout,
+        ensemble_rounds=config.ensemble_size,
     )
     outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
     final_settings = SearchSettings(**base, n_jobs=cores)
@@ -178,15 +196,39 @@ def train(
             progress=progress,
             starting_points=final_starting_points(outer_results, portfolio),
         )
+    shipped = final.shipped
+    if len(shipped) > 1 and clock.end is not None:
+        # A blend refits its members one after another: keep what the time left allows.
+        per_refit = (clock.end - time.time() - FIXED_RESERVE_SECONDS - after) / (1.5 * refits)
+        trimmed = affordable(shipped, member_fold_seconds(final), limit_seconds=per_refit)
+        if len(trimmed) < len(shipped):
+            log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))
+            shipped = trimmed
+    if len(shipped) > 1:
+        log.info(
+            "Shipping %s (its out-of-fold %s %.4f; best single pipeline %.4f)",
+            describe(shipped), prepared.metric, final.ensemble_score, final.best_score,
+        )  # fmt: skip
+    refit_started = time.time()
     model, test_score = runner.stage(
-        "refit-and-test", refit_and_test, config=final.best_config, settings=final_settings,
+        "refit-and-test", refit_and_test, members=shipped, settings=final_settings,
         split=split,
     )  # fmt: skip
-    if config.refit_full:
+    # A load spike can make the refits slower than planned: refit on all rows only if one
+    # more refit like the one just measured still ends within the budget.
+    left = clock.left()
+    refit_full = config.refit_full and (
+        left is None or left - FIXED_RESERVE_SECONDS >= 1.25 * (time.time() - refit_started)
+    )
+    if config.refit_full and not refit_full:
+        log.warning(
+            "No time left to refit on all rows; shipping the model fitted on the training rows"
+        )
+    if refit_full:
         model = runner.stage(
             "refit-on-all-rows",
             refit_on_all_rows,
-            config=final.best_config,
+            members=shipped,
             settings=final_settings,
             X=pd.concat([split.X_train, split.X_test]),
             y=pd.concat([split.y_train, split.y_test]),
@@ -226,7 +268,12 @@ def train(
             final_inner_cv=final.best_score,
             test_score=test_score,
         ),
-        best={"family": final.best_config["model"]["family"], "config": final.best_config},
+        best={
+            "family": describe(shipped),
+            "config": final.best_config,
+            "ensemble": [m.to_dict() for m in shipped] if len(shipped) > 1 else [],
+            "ensemble_oof_score": final.ensemble_score,
+        },
         trials=TrialCounts(
             total=len(records),
             failed=sum(r.status == TrialStatus.FAILED for r in records),
@@ -234,7 +281,7 @@ def train(
             pruned=sum(r.status == TrialStatus.PRUNED for r in records),
             cut=sum(r.status == TrialStatus.CUT for r in records),
         ),
-        refit_full=config.refit_full,
+        refit_full=refit_full,
         search_space=describe_space(prepared.task, families),
         schema=schema.to_dict(),
         versions=library_versions(),
@@ -260,7 +307,7 @@ def train(
         test_score=test_score,
         best_family=card.best_family,
         best_config=final.best_config,
-        refit_full=config.refit_full,
+        refit_full=refit_full,
         elapsed_seconds=clock.elapsed(),
     )
     outcome = RunOutcome(result, card, records, model, split.X_test, split.y_test)

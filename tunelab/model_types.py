@@ -38,6 +38,8 @@ SKLEARN_TYPES = frozenset(
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.tree._tree.Tree",
+        # VotingClassifier/VotingRegressor (ensembles) keep their members in a Bunch (a dict).
+        "sklearn.utils._bunch.Bunch",
     }
 )
 

@@ -11,7 +11,7 @@ import json
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import get_scorer
 
-from pipelines import build_pipeline
+from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
+from tunelab.ensemble import Member, describe
 from tunelab.errors import CheckpointError
 from tunelab.search import (
     ProgressCallback,
@@ -43,12 +44,21 @@ class OuterFoldResult:
     train_size: int
     validation_size: int
     trials: list[TrialRecord]
+    #: The blend this fold shipped and scored (empty: ``best_config`` alone).
+    members: list[Member] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "trials": [t.to_dict() for t in self.trials]}
+        return {
+            **asdict(self),
+            "trials": [t.to_dict() for t in self.trials],
+            "members": [m.to_dict() for m in self.members],
+        }
 
     @property
     def family(self) -> str:
+        """The winner's family, or ``ensemble(...)`` with its members' families and weights."""
+        if self.members:
+            return describe(self.members)
         return self.best_config["model"]["family"]
 
 
@@ -61,7 +71,7 @@ def outer_splits(
 
 
 def fit_and_score(
-    config: dict[str, Any],
+    members: Sequence[Member],
     settings: SearchSettings,
     X_fit: pd.DataFrame,
     y_fit: pd.Series,
@@ -69,9 +79,12 @@ def fit_and_score(
     y_eval: pd.Series,
     n_jobs: int | None = None,
 ):
-    """Refits one configuration and scores it on rows it has never seen."""
-    model = build_pipeline(
-        config, settings.schema, seed=settings.seed, n_jobs=n_jobs or settings.n_jobs
+    """Refits what a search chose (one pipeline or a blend) and scores it on unseen rows."""
+    model = build_blend(
+        [(m.config, m.weight) for m in members],
+        settings.schema,
+        seed=settings.seed,
+        n_jobs=n_jobs or settings.n_jobs,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -113,7 +126,7 @@ def evaluate_outer_fold(
         progress=progress,
         starting_points=starting_points,
     )
-    _, score = fit_and_score(search.best_config, settings, X_train, y_train, X_val, y_val)
+    _, score = fit_and_score(search.shipped, settings, X_train, y_train, X_val, y_val)
     result = OuterFoldResult(
         fold=fold,
         score=score,
@@ -122,6 +135,7 @@ def evaluate_outer_fold(
         train_size=len(X_train),
         validation_size=len(X_val),
         trials=search.trials,
+        members=search.members,
     )
     if done_file is not None:
         write_json_atomic(done_file, result.to_dict())
@@ -133,6 +147,7 @@ def read_fold_result(path: Path) -> OuterFoldResult:
     try:
         saved = json.loads(path.read_text())
         saved["trials"] = [TrialRecord(**t) for t in saved["trials"]]
+        saved["members"] = [Member(**m) for m in saved.get("members", [])]
         return OuterFoldResult(**saved)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(
@@ -179,7 +194,11 @@ def best_outer_configuration(outer_results: list[OuterFoldResult]) -> SearchResu
     """The outer winner that scored best on its held-out part, as a final search's result."""
     best = max(outer_results, key=lambda r: (r.score, -r.fold))
     return SearchResult(
-        label="final", best_config=best.best_config, best_score=best.inner_best_score, trials=[]
+        label="final",
+        best_config=best.best_config,
+        best_score=best.inner_best_score,
+        trials=[],
+        members=best.members,
     )
 
 

@@ -33,6 +33,8 @@ from plotly.colors import qualitative
 from plotly.graph_objects import Figure
 from plotly.subplots import make_subplots
 
+from tunelab.budget import CLOSING_SECONDS, seconds_left
+
 
 class TrialRecord(Protocol):
     """The fields of :class:`tunelab.search.TrialRecord` a report reads (duck-typed, so the
@@ -55,6 +57,11 @@ SCORED_STATUSES = ("ok", "pruned")
 #: but it predicts ``n_repeats`` times per column).
 IMPORTANCE_MAX_ROWS = 2000
 IMPORTANCE_REPEATS = 3
+#: Under a time budget importance shrinks (one repeat, fewer rows) to fit the time left; below
+#: this many rows it is left out instead (with a note saying so).
+IMPORTANCE_MIN_ROWS = 200
+#: Seconds kept for what the report does after the importance (its HTML, writing it).
+RENDER_SECONDS = 0.3
 CLASSIFICATION_TASKS = ("binary", "multiclass")
 
 
@@ -316,8 +323,14 @@ def _outer_label(fold: Any, order: list[str]) -> str:
 
 
 # --- winner plots ----------------------------------------------------------------------------
-def importance_frame(inputs: ReportInputs) -> pd.DataFrame:
-    """Permutation importance of the raw input columns on the held-out test rows."""
+def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.DataFrame | None:
+    """Permutation importance of the raw input columns on the held-out test rows.
+
+    With ``seconds`` (the time it may take), one scoring pass is timed first and the
+    computation shrinks to fit: one repeat instead of :data:`IMPORTANCE_REPEATS`, then fewer
+    rows; below :data:`IMPORTANCE_MIN_ROWS` rows it is left out (None, with a note in
+    ``inputs.notes``). What was done is recorded in the frame's ``attrs``.
+    """
     from sklearn.inspection import permutation_importance
 
     X, y = inputs.X_test, inputs.y_test
@@ -326,15 +339,33 @@ def importance_frame(inputs: ReportInputs) -> pd.DataFrame:
         y = y.loc[X.index]
     scoring = inputs.card.get("metric")
     seed = int(inputs.card.get("seed") or 0)
+    repeats = IMPORTANCE_REPEATS
+    if seconds is not None:
+        try:
+            one_pass = _timed_score(inputs.model, X, y, scoring)
+        except ValueError:  # e.g. roc_auc on a test set that lacks a class: default score
+            scoring = None
+            one_pass = _timed_score(inputs.model, X, y, scoring)
+        columns = X.shape[1]
+        if one_pass * (1 + columns * repeats) > seconds:
+            repeats = 1
+            rows = int(len(X) * seconds / max(one_pass * (1 + columns), 1e-9))
+            if rows < min(IMPORTANCE_MIN_ROWS, len(X)):
+                inputs.notes.append(
+                    f"importance: left out to end within the time budget (one pass over "
+                    f"{len(X)} rows took {one_pass:.2f}s; {seconds:.1f}s were left for it)"
+                )
+                return None
+            if rows < len(X):
+                X = X.sample(rows, random_state=0)
+                y = y.loc[X.index]
     try:
         result = permutation_importance(
-            inputs.model, X, y, scoring=scoring, n_repeats=IMPORTANCE_REPEATS, random_state=seed
+            inputs.model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed
         )
     except ValueError:  # e.g. roc_auc on a test set that lacks a class: fall back to default
         scoring = None
-        result = permutation_importance(
-            inputs.model, X, y, n_repeats=IMPORTANCE_REPEATS, random_state=seed
-        )
+        result = permutation_importance(inputs.model, X, y, n_repeats=repeats, random_state=seed)
     frame = pd.DataFrame(
         {
             "column": list(X.columns),
@@ -343,7 +374,26 @@ def importance_frame(inputs: ReportInputs) -> pd.DataFrame:
         }
     )
     frame.attrs["scoring"] = scoring or "default score"
+    frame.attrs["rows"] = len(X)
+    frame.attrs["repeats"] = repeats
+    if repeats < IMPORTANCE_REPEATS:
+        inputs.notes.append(
+            f"importance: {repeats} repeat on {len(X)} of {len(inputs.X_test)} test rows, to "
+            "end within the time budget"
+        )
     return frame.sort_values("importance_mean", ascending=False, ignore_index=True)
+
+
+def _timed_score(model: Any, X: pd.DataFrame, y: pd.Series, scoring: str | None) -> float:
+    """Seconds one scoring pass over ``X`` takes (the unit of permutation importance)."""
+    from time import perf_counter
+
+    from sklearn.metrics import check_scoring
+
+    scorer = check_scoring(model, scoring)
+    start = perf_counter()
+    scorer(model, X, y)
+    return perf_counter() - start
 
 
 def importance_figure(frame: pd.DataFrame) -> Figure:
@@ -357,7 +407,11 @@ def importance_figure(frame: pd.DataFrame) -> Figure:
         )
     )
     fig.update_layout(
-        title=f"Permutation importance on the held-out test rows ({frame.attrs['scoring']})",
+        title=(
+            f"Permutation importance on {frame.attrs.get('rows', len(frame))} held-out test "
+            f"rows ({frame.attrs['scoring']}, {frame.attrs.get('repeats', IMPORTANCE_REPEATS)} "
+            "repeats)"
+        ),
         xaxis_title="drop in score when the column is shuffled",
         height=max(300, 22 * len(shown) + 120),
     )
@@ -502,14 +556,19 @@ def build_figures(inputs: ReportInputs) -> dict[str, Figure]:
     if fig is not None:
         figures["families"] = fig
     if inputs.model is not None and len(inputs.X_test):
-        importance = attempt("importance", lambda: importance_frame(inputs))
-        if importance is not None:
-            figures["importance"] = importance_figure(importance)
         task = inputs.card.get("task")
         plots: Callable[[ReportInputs], dict[str, Figure]] = (
             classification_figures if task in CLASSIFICATION_TASKS else regression_figures
         )
-        figures.update(attempt("held-out test plots", lambda: plots(inputs)) or {})
+        # The test plots are cheap and always drawn; the importance, the costly part, then
+        # gets what is left of the run's budget (all it needs without one).
+        test_plots = attempt("held-out test plots", lambda: plots(inputs)) or {}
+        budget = (inputs.card.get("parameters") or {}).get("time_budget")
+        seconds = seconds_left(budget, CLOSING_SECONDS + RENDER_SECONDS)
+        importance = attempt("importance", lambda: importance_frame(inputs, seconds))
+        if importance is not None:
+            figures["importance"] = importance_figure(importance)
+        figures.update(test_plots)
     return figures
 
 
@@ -549,7 +608,9 @@ def _card_html(inputs: ReportInputs) -> str:
         return f"<table>{body}</table>"
 
     estimate_html = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in estimate)
-    config = html.escape(json.dumps(best.get("config"), indent=2, default=str))
+    # An ensemble shows its members (family, weight, configuration); a single winner its own.
+    shown = best.get("ensemble") or best.get("config")
+    config = html.escape(json.dumps(shown, indent=2, default=str))
     return f"""<h1>{html.escape(title)}</h1>
 <div class="cards">
 <section><h2>Data</h2>{table(rows)}</section>
@@ -671,7 +732,7 @@ def publish_prefect_artifacts(
         f"| `{k}` | {html.escape(str(figures[k].layout.title.text or ''))} |" for k in figures
     ]
     if inputs.notes:
-        lines += ["", "Not drawn:", *(f"- {n}" for n in inputs.notes)]
+        lines += ["", "Notes (plots not drawn or shrunk):", *(f"- {n}" for n in inputs.notes)]
     create_markdown_artifact(
         key=f"{key}-report", markdown="\n".join(lines), description=f"tunelab report: {title}"
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
+import time
 import zlib
 from typing import Any
 
@@ -24,6 +26,11 @@ IMAGE_KEYS = (
     "predicted_vs_actual",
     "residuals",
 )
+
+#: Expected seconds for the first image on a loaded machine (importing matplotlib included)
+#: and for each one after it, before any is measured.
+FIRST_IMAGE_SECONDS = 1.0
+IMAGE_SECONDS = 0.2
 
 
 def _values(seq: Any) -> list[Any]:
@@ -96,18 +103,34 @@ def figure_png(figure: Any) -> bytes:
         plt.close(fig)
 
 
-def plots_markdown(title: str, figures: dict[str, Any], report_path: str | None) -> str:
-    """Markdown with the main plots inline; a plot that cannot be drawn is named, not fatal."""
+def plots_markdown(
+    title: str, figures: dict[str, Any], report_path: str | None, seconds: float | None = None
+) -> str:
+    """Markdown with the main plots inline; a plot that cannot be drawn is named, not fatal.
+
+    With ``seconds`` (the time the images may take, under a run's budget) the images are
+    drawn one at a time while the next is expected to fit, the first counting the plotting
+    library's import; the rest are named as left out, with the reason.
+    """
     lines = [f"# {title}: plots", ""]
     if report_path:
         lines += [f"The interactive report with every plot is `{report_path}`.", ""]
-    for key in IMAGE_KEYS:
-        if key not in figures:
-            continue
+    keys = [key for key in IMAGE_KEYS if key in figures]
+    started = time.perf_counter()
+    expected = FIRST_IMAGE_SECONDS if "matplotlib.pyplot" not in sys.modules else IMAGE_SECONDS
+    for done, key in enumerate(keys):
+        spent = time.perf_counter() - started
+        if seconds is not None and spent + expected > seconds:
+            left_out = ", ".join(keys[done:])
+            lines += [f"*Left out to end within the time budget: {left_out}.*", ""]
+            break
+        before = time.perf_counter()
         try:
             encoded = base64.b64encode(figure_png(figures[key])).decode()
         except Exception as exc:  # a picture must never fail a finished run
             lines += [f"*{key}: not drawn ({type(exc).__name__}: {exc})*", ""]
             continue
+        finally:
+            expected = time.perf_counter() - before
         lines += [f"![{key}](data:image/png;base64,{encoded})", ""]
     return "\n".join(lines)

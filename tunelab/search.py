@@ -30,6 +30,13 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab import checkpoint as checkpoint_io
+from tunelab.ensemble import (
+    Member,
+    OutOfFold,
+    fold_predictions,
+    score_stored,
+    select_members,
+)
 from tunelab.errors import SearchFailedError
 from tunelab.interrupt import check_stop
 from tunelab.space import build_space, config_to_vals
@@ -38,6 +45,12 @@ from tunelab.space import build_space, config_to_vals
 BUDGET_EXHAUSTED = "time budget exhausted"
 #: A family whose last this-many evaluated trials all failed is not tried again in this search.
 MAX_CONSECUTIVE_FAMILY_FAILURES = 3
+#: Successive halving over inner folds: a trial goes on past its first fold only if that
+#: fold's score is in the best 1/ETA of the first-fold scores so far (every trial's first
+#: fold is the same split, so these scores compare like with like) ...
+PROMOTION_ETA = 3
+#: ... once this many trials have a first-fold score; before that every trial is promoted.
+PROMOTION_MIN_TRIALS = 4
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,9 @@ class SearchSettings:
     trial_timeout: float | None = None
     #: Stop a trial between inner folds once it is clearly worse than the best so far.
     prune: bool = True
+    #: Rounds of greedy ensemble selection over the best trials' out-of-fold predictions;
+    #: below 2, the search ships its single best pipeline.
+    ensemble_rounds: int = 0
 
 
 class TrialStatus(str, Enum):
@@ -80,12 +96,15 @@ class TrialRecord:
     fit_seconds: float
     config: dict[str, Any]
     error: str = ""
+    #: Score on each inner fold it was fitted on, in fold order (the first drives promotion).
+    fold_scores: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
+        del row["fold_scores"]
         row["status"] = self.status.value
         row["config"] = repr(self.config)
         return row
@@ -100,10 +119,23 @@ class SearchResult:
     best_config: dict[str, Any]
     best_score: float
     trials: list[TrialRecord] = field(default_factory=list)
+    #: The blend to ship (see :mod:`tunelab.ensemble`); empty means ``best_config`` alone.
+    members: list[Member] = field(default_factory=list)
+    #: The blend's score on the out-of-fold predictions it was chosen on (optimistic).
+    ensemble_score: float | None = None
 
     @property
     def n_evaluated(self) -> int:
         return sum(t.status != TrialStatus.SKIPPED for t in self.trials)
+
+    @property
+    def shipped(self) -> list[Member]:
+        """What is refitted and shipped: the blend, or the best configuration alone."""
+        if self.members:
+            return self.members
+        best = best_record(self.trials)
+        number = best.number if best is not None else -1
+        return [Member(self.best_config, 1.0, number, self.best_config["model"]["family"])]
 
 
 ProgressCallback = Callable[[TrialRecord, "TrialRecord | None", int], None]
@@ -133,6 +165,7 @@ def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
         fit_seconds=float(result.get("fit_seconds", 0.0)),
         config=result.get("config", {}),
         error=result.get("error", ""),
+        fold_scores=[float(s) for s in result.get("fold_scores", [])],
     )
 
 
@@ -188,6 +221,21 @@ def family_fold_seconds(records: list[TrialRecord], family: str, folds: int) -> 
     return max(times, default=0.0)
 
 
+def is_promoted(first_fold_score: float, records: list[TrialRecord]) -> bool:
+    """Does a trial earn its remaining inner folds (successive halving, one rung per fold)?
+
+    Cheap evaluations first: a trial that is not among the best 1/:data:`PROMOTION_ETA` on the
+    first fold stops there, so most of a search's time goes to configurations that look
+    promising, and a budget buys about twice as many trials as full inner CV for each.
+    """
+    earlier = [
+        r.fold_scores[0] for r in records if r.fold_scores and math.isfinite(r.fold_scores[0])
+    ]
+    if len(earlier) < PROMOTION_MIN_TRIALS or not math.isfinite(first_fold_score):
+        return True
+    return first_fold_score >= float(np.quantile(earlier, 1 - 1 / PROMOTION_ETA))
+
+
 def is_hopeless(scores: list[float], best: TrialRecord | None) -> bool:
     """After some folds, is this trial clearly worse than the best one so far?
 
@@ -217,6 +265,10 @@ class _Objective:
         cv = make_cv(settings.schema.task, settings.inner_folds, settings.seed)
         self.splits = list(cv.split(X, y))
         self.scorer = get_scorer(settings.metric)
+        classification = settings.schema.task != "regression"
+        self.classes: np.ndarray | None = np.unique(y) if classification else None
+        #: Out-of-fold predictions of the last trial, when it was scored on every fold.
+        self.last_oof: np.ndarray | None = None
 
     def __call__(self, sampled: dict[str, Any]) -> dict[str, Any]:
         config = normalise_config(sampled, self.settings.schema.task)
@@ -234,6 +286,9 @@ class _Objective:
         best = best_record(records)
         start = time.perf_counter()
         scores: list[float] = []
+        base["fold_scores"] = scores
+        self.last_oof = None
+        oof_parts: list[tuple[np.ndarray, np.ndarray]] = []
         # A fold fit cannot be interrupted, so near the deadline a fold only starts if it is
         # expected to end in time: first from this family's earlier folds, then from this
         # trial's own.
@@ -244,10 +299,15 @@ class _Objective:
                 if fold:
                     fold_seconds = (time.perf_counter() - start) / fold
                 self._check_limits(start, fold_seconds, may_cut=best is not None)
-                scores.append(self._score_fold(config, train_idx, val_idx))
+                score, predictions = self._score_fold(config, train_idx, val_idx)
+                scores.append(score)
+                if predictions is not None:
+                    oof_parts.append((val_idx, predictions))
                 if fold + 1 == len(self.splits):
                     break
-                if self.settings.prune and is_hopeless(scores, best):
+                if self.settings.prune and (
+                    (fold == 0 and not is_promoted(score, records)) or is_hopeless(scores, best)
+                ):
                     return {
                         **base,
                         **score_fields(scores),
@@ -258,6 +318,7 @@ class _Objective:
                     }
             if not all(math.isfinite(s) for s in scores):
                 raise ValueError(f"non-finite fold scores {scores}")
+            self.last_oof = self._assemble(oof_parts)
         except TrialCut as exc:
             return {
                 **base,
@@ -283,13 +344,33 @@ class _Objective:
 
     def _score_fold(
         self, config: dict[str, Any], train_idx: np.ndarray, val_idx: np.ndarray
-    ) -> float:
+    ) -> tuple[float, np.ndarray | None]:
+        """The fold's score and its predictions (kept for ensembles), from one predict call.
+
+        Predictions are kept only when they line up with the search's classes (a class
+        missing from a fold's training part would shift the probability columns).
+        """
         s = self.settings
-        estimator = build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.n_jobs)
+        estimator = without_booster_refit(
+            build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.n_jobs)
+        )
+        X_val, y_val = self.X.iloc[val_idx], self.y.iloc[val_idx]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             estimator.fit(self.X.iloc[train_idx], self.y.iloc[train_idx])
-            return float(self.scorer(estimator, self.X.iloc[val_idx], self.y.iloc[val_idx]))
+            if self.classes is not None and not np.array_equal(estimator.classes_, self.classes):
+                return float(self.scorer(estimator, X_val, y_val)), None
+            predictions = fold_predictions(estimator, X_val, self.classes is not None)
+        return score_stored(self.scorer, predictions, y_val, self.classes), predictions
+
+    def _assemble(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+        if self.settings.ensemble_rounds < 2 or len(parts) != len(self.splits):
+            return None
+        first = parts[0][1]
+        oof = np.zeros((len(self.y), *first.shape[1:]), dtype=float)
+        for rows, predictions in parts:
+            oof[rows] = predictions
+        return oof
 
     def _check_limits(self, start: float, fold_seconds: float, may_cut: bool) -> None:
         elapsed = time.perf_counter() - start
@@ -298,6 +379,18 @@ class _Objective:
             raise TrialCut(f"trial exceeded its {timeout:g}s limit after {elapsed:.1f}s")
         if may_cut and self.deadline is not None and time.time() + fold_seconds > self.deadline:
             raise TrialCut(BUDGET_EXHAUSTED)
+
+
+def without_booster_refit(estimator: Any) -> Any:
+    """A trial's boosters keep the model that early stopping chose instead of refitting.
+
+    The refit on all of a booster's rows (with the number of trees found) makes the shipped
+    model better but doubles every booster fit; ranking configurations does not need it, so
+    trials run about twice as many booster fits per second. Refits after the search (outer
+    folds, test score, shipped model) keep it.
+    """
+    quick = {name: False for name in estimator.get_params() if name.endswith("model__refit")}
+    return estimator.set_params(**quick) if quick else estimator
 
 
 def usable_starting_points(
@@ -369,6 +462,7 @@ def run_search(
 
     records = [record_from_trial(label, t) for t in trials.trials if t["result"].get("status")]
     objective = _Objective(X, y, settings, deadline, lambda: records)
+    oof = OutOfFold(objective.classes)
     # Each search (outer fold, final) gets its own random stream so they do not mirror each other.
     stream = zlib.crc32(label.encode())
     algo = partial(tpe.suggest, n_startup_jobs=startup_trials(settings, deadline))
@@ -406,6 +500,8 @@ def run_search(
                         return_argmin=False,
                     )
         records.append(record_from_trial(label, trials.trials[-1]))
+        if objective.last_oof is not None and records[-1].status == TrialStatus.OK:
+            oof.add(records[-1].number, float(records[-1].score or 0.0), objective.last_oof)
         if checkpoint is not None:
             checkpoint_io.save_trials(checkpoint, trials)
         if progress is not None:
@@ -416,6 +512,22 @@ def run_search(
         raise SearchFailedError(
             f"Search {label!r}: all {len(records)} trials failed. First errors: {errors}"
         )
+    members, ensemble_score = select_members(
+        oof,
+        y,
+        objective.scorer,
+        configs={r.number: r.config for r in records},
+        rounds=settings.ensemble_rounds,
+        # Only under a deadline may measured times shape the blend (same seed, same blend).
+        fit_seconds=None
+        if deadline is None
+        else {r.number: r.fit_seconds / max(1, len(r.fold_scores)) for r in records},
+    )
     return SearchResult(
-        label=label, best_config=best.config, best_score=float(best.score or 0.0), trials=records
+        label=label,
+        best_config=best.config,
+        best_score=float(best.score or 0.0),
+        trials=records,
+        members=members if len(members) > 1 else [],
+        ensemble_score=ensemble_score if len(members) > 1 else None,
     )

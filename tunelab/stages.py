@@ -13,6 +13,7 @@ import pandas as pd
 
 from tunelab.call_context import PRELOADED
 from tunelab.config import RunConfig
+from tunelab.ensemble import Member
 from tunelab.outcome import RunOutcome
 from tunelab.search import SearchSettings, TrialRecord
 
@@ -33,20 +34,27 @@ def holdout_split(prepared: Any, test_size: float, seed: int) -> Any:
     return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
 
 
-def refit_and_test(config: dict[str, Any], settings: SearchSettings, split: Any):
+def refit_and_test(members: list[Member], settings: SearchSettings, split: Any):
     """The only place the held-out test rows are scored, once, by the refitted winner."""
     from tunelab.nested_cv import fit_and_score
 
-    return fit_and_score(config, settings, split.X_train, split.y_train, split.X_test, split.y_test)
+    return fit_and_score(
+        members, settings, split.X_train, split.y_train, split.X_test, split.y_test
+    )
 
 
 def refit_on_all_rows(
-    config: dict[str, Any], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
+    members: list[Member], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
 ) -> Any:
     """The shipped model sees every row the user gave, after the test score is recorded."""
-    from pipelines import build_pipeline
+    from pipelines.ensemble import build_blend
 
-    model = build_pipeline(config, settings.schema, seed=settings.seed, n_jobs=settings.n_jobs)
+    model = build_blend(
+        [(m.config, m.weight) for m in members],
+        settings.schema,
+        seed=settings.seed,
+        n_jobs=settings.n_jobs,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(X, y)

@@ -32,16 +32,6 @@ VERSION_TAG = "tunelab_version"
 TRIALS_ARTIFACT = "trials.json"
 REPORT_ARTIFACT = "report.html"
 CARD_ARTIFACT = "model_card.json"
-#: Type prefixes trusted when loading the skops model (the same set the file registry trusts).
-TRUSTED_TYPE_PREFIXES = (
-    "pipelines.",
-    "models.",
-    "sklearn.",
-    "numpy.",
-    "xgboost.",
-    "lightgbm.",
-    "collections.OrderedDict",
-)
 #: Pinned in the MLflow model's requirements (inferring them would reload the model in a
 #: subprocess for several seconds). Loading also needs tunelab itself, for ``pipelines``.
 REQUIREMENTS = ("scikit-learn", "skops", "xgboost", "lightgbm", "pandas", "numpy", "scipy")
@@ -128,8 +118,12 @@ def trials_table(trials: Sequence[Any]) -> pd.DataFrame:
 def _trusted_types(model: Any) -> list[str]:
     import skops.io as sio
 
+    from tunelab.model_types import ALLOWED_MODEL_TYPES
+
+    # The registry's exact allow-list, not prefixes: a prefix such as "sklearn." would also
+    # trust standard-library functions that scikit-learn re-exports (see model_types).
     untrusted = sio.get_untrusted_types(data=sio.dumps(model))
-    return [t for t in untrusted if t.startswith(TRUSTED_TYPE_PREFIXES)]
+    return [t for t in untrusted if t in ALLOWED_MODEL_TYPES]
 
 
 def _requirements() -> list[str]:

@@ -1,0 +1,155 @@
+"""Greedy ensemble selection and successive-halving promotion, on real fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import get_scorer
+
+from pipelines import infer_schema
+from pipelines.ensemble import build_blend
+from tunelab.ensemble import (
+    Member,
+    OutOfFold,
+    affordable,
+    fold_predictions,
+    greedy_weights,
+    score_stored,
+)
+from tunelab.registry import ModelRegistry
+from tunelab.search import (
+    PROMOTION_MIN_TRIALS,
+    SearchSettings,
+    TrialRecord,
+    is_promoted,
+    run_search,
+)
+
+
+@pytest.mark.parametrize(
+    ("loader", "classification", "metrics"),
+    [
+        (load_wine, True, ["neg_log_loss", "accuracy", "roc_auc_ovr", "f1_macro"]),
+        (load_diabetes, False, ["r2", "neg_root_mean_squared_error", "neg_mean_absolute_error"]),
+    ],
+)
+def test_stored_predictions_score_exactly_like_the_fitted_estimator(
+    loader, classification, metrics
+):
+    X, y = loader(return_X_y=True, as_frame=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    X, y = X.iloc[order], y.iloc[order]
+    if classification:
+        y = y.map(lambda v: f"class-{v}")  # string labels, as users have them
+    model = (LogisticRegression(max_iter=300) if classification else Ridge()).fit(X[:100], y[:100])
+    predictions = fold_predictions(model, X[100:], classification)
+    classes = np.unique(y) if classification else None
+    for metric in metrics:
+        scorer = get_scorer(metric)
+        assert score_stored(scorer, predictions, y[100:], classes) == pytest.approx(
+            scorer(model, X[100:], y[100:])
+        )
+
+
+def test_greedy_selection_blends_complementary_predictors_and_never_loses_to_the_best():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=400)
+    # Two predictors with independent errors: their average is better than either.
+    first, second = y + rng.normal(scale=0.8, size=400), y + rng.normal(scale=0.9, size=400)
+    weak = -y + rng.normal(scale=0.5, size=400)  # wrong way round: never helps
+    scorer = get_scorer("r2")
+    counts, blended = greedy_weights([first, second, weak], y, scorer, None, rounds=20)
+    singles = [score_stored(scorer, p, y, None) for p in (first, second, weak)]
+    assert counts[0] > 0 and counts[1] > 0 and counts[0] + counts[1] > counts[2]
+    assert blended > max(singles) + 0.05
+    # A nearly exact candidate stays alone: blending anything in only hurts.
+    exact = y + rng.normal(scale=0.05, size=400)
+    counts, blended = greedy_weights([exact, weak], y, scorer, None, rounds=20)
+    assert counts == [1, 0] and blended == pytest.approx(score_stored(scorer, exact, y, None))
+
+
+def test_out_of_fold_pool_keeps_only_the_best_trials():
+    pool = OutOfFold(classes=None, pool=2)
+    for trial, score in enumerate([0.5, 0.9, 0.7, 0.1]):
+        pool.add(trial, score, np.full(3, float(trial)))
+    assert [t for t, _ in pool.ranked()] == [1, 2]
+
+
+def test_an_ensemble_costing_too_much_to_refit_is_trimmed_to_what_it_may_cost():
+    config = {"model": {"family": "linear"}}
+    members = [
+        Member(config, 0.5, 0, "a"),
+        Member(config, 0.3, 1, "b"),
+        Member(config, 0.2, 2, "c"),
+    ]
+    kept = affordable(members, {0: 1.0, 1: 1.5, 2: 10.0}, factor=3.0)
+    assert [m.trial for m in kept] == [0, 1]
+    assert sum(m.weight for m in kept) == pytest.approx(1.0)
+
+
+def test_first_fold_promotion_keeps_the_top_third():
+    records = [
+        TrialRecord("s", i, "linear", "ok", s, 0.0, 0.1, {}, fold_scores=[s, s])
+        for i, s in enumerate([0.60, 0.70, 0.80, 0.90, 0.65, 0.75])
+    ]
+    assert is_promoted(0.1, records[: PROMOTION_MIN_TRIALS - 1])  # too few to judge yet
+    assert is_promoted(0.85, records)
+    assert not is_promoted(0.70, records)
+
+
+@pytest.fixture(scope="module")
+def wine():
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    y = y.map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    return X, y, infer_schema(X, y, "multiclass")
+
+
+def test_search_ships_a_blend_that_registers_and_loads_under_the_allow_list(wine, tmp_path):
+    """A real search keeps out-of-fold predictions and blends; the blend is one estimator."""
+    X, y, schema = wine
+    settings = SearchSettings(
+        schema=schema,
+        families=("linear", "knn", "extra_trees"),
+        metric="neg_log_loss",
+        inner_folds=3,
+        max_evals=8,
+        seed=1,
+        ensemble_rounds=15,
+    )
+    result = run_search(X, y, settings, label="final")
+    members = result.shipped
+    assert len(members) > 1, [(t.family, t.status, t.score) for t in result.trials]
+    assert sum(m.weight for m in members) == pytest.approx(1.0)
+    assert result.ensemble_score is not None and result.ensemble_score >= result.best_score - 0.05
+    model = build_blend([(m.config, m.weight) for m in members], schema, seed=1).fit(X, y)
+    assert isinstance(model, VotingClassifier)
+    registry = ModelRegistry(tmp_path)
+    registry.register("blend", model, {"task": "multiclass"}, pd.DataFrame({"t": [0]}))
+    loaded = registry.load("blend").model
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    assert set(loaded.predict(X)) <= set(y)
+
+    single = run_search(
+        X, y, SearchSettings(**{**settings.__dict__, "ensemble_rounds": 0}), label="final"
+    )
+    assert single.members == [] and len(single.shipped) == 1
+    assert [t.score for t in single.trials] == [t.score for t in result.trials]
+
+
+def test_regression_blend_round_trips(tmp_path):
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    schema = infer_schema(X, y, "regression")
+    configs = [
+        {"model": {"family": "linear", "alpha": 1.0}, "feature_selection": {"method": "none"}},
+        {"model": {"family": "knn", "n_neighbors": 15, "weights": "distance", "p": 2},
+         "feature_selection": {"method": "none"}},
+    ]  # fmt: skip
+    model = build_blend([(configs[0], 0.7), (configs[1], 0.3)], schema, seed=0).fit(X, y)
+    assert isinstance(model, VotingRegressor)
+    registry = ModelRegistry(tmp_path)
+    registry.register("blend", model, {"task": "regression"}, pd.DataFrame({"t": [0]}))
+    np.testing.assert_allclose(registry.load("blend").model.predict(X), model.predict(X))

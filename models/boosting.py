@@ -142,62 +142,74 @@ _DESIGN = """
 """
 
 
-class EarlyStoppingLGBMClassifier(LGBMClassifier):
+class _EarlyStopping:
+    """The constructor all four estimators share: their own arguments, explicit so that
+    ``get_params``/``clone`` see them (both libraries' ``get_params`` merge a subclass's
+    parameters with the library class's, skipping a mixin without ``get_params``)."""
+
+    #: XGBoost takes ``early_stopping_rounds`` as its own parameter; LightGBM must not see it.
+    _library_takes_patience = False
+    early_stopping_rounds: int | None
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = MAX_TREES,
+        validation_fraction: float = VALIDATION_FRACTION,
+        min_validation_rows: int = MIN_VALIDATION_ROWS,
+        early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
+        refit: bool = True,
+        small_data_n_estimators: int = SMALL_DATA_TREES,
+        **kwargs: Any,
+    ) -> None:
+        self.validation_fraction = validation_fraction
+        self.min_validation_rows = min_validation_rows
+        self.refit = refit
+        self.small_data_n_estimators = small_data_n_estimators
+        if self._library_takes_patience:
+            kwargs["early_stopping_rounds"] = early_stopping_rounds
+        else:
+            self.early_stopping_rounds = early_stopping_rounds
+        super().__init__(n_estimators=n_estimators, **kwargs)  # type: ignore[call-arg]
+
+
+class _LightGBMEarlyStopping(_EarlyStopping):
+    def _process_params(self, stage: str) -> dict[str, Any]:
+        return _booster_params_lightgbm(super()._process_params(stage))  # type: ignore[misc]
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        classifier = isinstance(self, LGBMClassifier)
+        _fit_lightgbm(self, super().fit, X, y, sample_weight, classifier=classifier)  # type: ignore[misc]
+        return self
+
+
+class _XGBoostEarlyStopping(_EarlyStopping):
+    _library_takes_patience = True
+
+    def _wrapper_params(self) -> set[str]:
+        """Our arguments stay out of the booster's parameters."""
+        return super()._wrapper_params() | set(_OWN_PARAMS)  # type: ignore[misc]
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        classifier = isinstance(self, XGBClassifier)
+        _fit_xgboost(self, super().fit, X, y, sample_weight, classifier=classifier)  # type: ignore[misc]
+        return self
+
+
+class EarlyStoppingLGBMClassifier(_LightGBMEarlyStopping, LGBMClassifier):  # type: ignore[misc]
     __doc__ = "LightGBM classifier that finds its number of trees by early stopping.\n" + _DESIGN
 
-    def __init__(
-        self,
-        *,
-        n_estimators: int = MAX_TREES,
-        validation_fraction: float = VALIDATION_FRACTION,
-        min_validation_rows: int = MIN_VALIDATION_ROWS,
-        early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
-        refit: bool = True,
-        small_data_n_estimators: int = SMALL_DATA_TREES,
-        **kwargs: Any,
-    ) -> None:
-        self.validation_fraction = validation_fraction
-        self.min_validation_rows = min_validation_rows
-        self.early_stopping_rounds = early_stopping_rounds
-        self.refit = refit
-        self.small_data_n_estimators = small_data_n_estimators
-        super().__init__(n_estimators=n_estimators, **kwargs)
 
-    def _process_params(self, stage: str) -> dict[str, Any]:
-        return _booster_params_lightgbm(super()._process_params(stage))
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EarlyStoppingLGBMClassifier:  # type: ignore[override]
-        _fit_lightgbm(self, super().fit, X, y, sample_weight, classifier=True)
-        return self
-
-
-class EarlyStoppingLGBMRegressor(LGBMRegressor):
+class EarlyStoppingLGBMRegressor(_LightGBMEarlyStopping, LGBMRegressor):  # type: ignore[misc]
     __doc__ = "LightGBM regressor that finds its number of trees by early stopping.\n" + _DESIGN
 
-    def __init__(
-        self,
-        *,
-        n_estimators: int = MAX_TREES,
-        validation_fraction: float = VALIDATION_FRACTION,
-        min_validation_rows: int = MIN_VALIDATION_ROWS,
-        early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
-        refit: bool = True,
-        small_data_n_estimators: int = SMALL_DATA_TREES,
-        **kwargs: Any,
-    ) -> None:
-        self.validation_fraction = validation_fraction
-        self.min_validation_rows = min_validation_rows
-        self.early_stopping_rounds = early_stopping_rounds
-        self.refit = refit
-        self.small_data_n_estimators = small_data_n_estimators
-        super().__init__(n_estimators=n_estimators, **kwargs)
 
-    def _process_params(self, stage: str) -> dict[str, Any]:
-        return _booster_params_lightgbm(super()._process_params(stage))
+class EarlyStoppingXGBClassifier(_XGBoostEarlyStopping, XGBClassifier):
+    __doc__ = "XGBoost classifier that finds its number of trees by early stopping.\n" + _DESIGN
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EarlyStoppingLGBMRegressor:  # type: ignore[override]
-        _fit_lightgbm(self, super().fit, X, y, sample_weight, classifier=False)
-        return self
+
+class EarlyStoppingXGBRegressor(_XGBoostEarlyStopping, XGBRegressor):
+    __doc__ = "XGBoost regressor that finds its number of trees by early stopping.\n" + _DESIGN
 
 
 def _booster_params_lightgbm(params: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +222,7 @@ def _booster_params_lightgbm(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fit_lightgbm(
-    model: EarlyStoppingLGBMClassifier | EarlyStoppingLGBMRegressor,
+    model: Any,
     parent_fit: Any,
     X: Any,
     y: Any,
@@ -254,69 +266,8 @@ def _fit_lightgbm(
     model.validation_rows_ = len(split[1])
 
 
-class _XGBoostEarlyStopping:
-    """The XGBoost half: our arguments stay out of the booster's parameters."""
-
-    def _wrapper_params(self) -> set[str]:
-        return super()._wrapper_params() | set(_OWN_PARAMS)  # type: ignore[misc]
-
-
-class EarlyStoppingXGBClassifier(_XGBoostEarlyStopping, XGBClassifier):
-    __doc__ = "XGBoost classifier that finds its number of trees by early stopping.\n" + _DESIGN
-
-    def __init__(
-        self,
-        *,
-        n_estimators: int = MAX_TREES,
-        validation_fraction: float = VALIDATION_FRACTION,
-        min_validation_rows: int = MIN_VALIDATION_ROWS,
-        early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
-        refit: bool = True,
-        small_data_n_estimators: int = SMALL_DATA_TREES,
-        **kwargs: Any,
-    ) -> None:
-        self.validation_fraction = validation_fraction
-        self.min_validation_rows = min_validation_rows
-        self.refit = refit
-        self.small_data_n_estimators = small_data_n_estimators
-        super().__init__(
-            n_estimators=n_estimators, early_stopping_rounds=early_stopping_rounds, **kwargs
-        )
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EarlyStoppingXGBClassifier:
-        _fit_xgboost(self, super().fit, X, y, sample_weight, classifier=True)
-        return self
-
-
-class EarlyStoppingXGBRegressor(_XGBoostEarlyStopping, XGBRegressor):
-    __doc__ = "XGBoost regressor that finds its number of trees by early stopping.\n" + _DESIGN
-
-    def __init__(
-        self,
-        *,
-        n_estimators: int = MAX_TREES,
-        validation_fraction: float = VALIDATION_FRACTION,
-        min_validation_rows: int = MIN_VALIDATION_ROWS,
-        early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
-        refit: bool = True,
-        small_data_n_estimators: int = SMALL_DATA_TREES,
-        **kwargs: Any,
-    ) -> None:
-        self.validation_fraction = validation_fraction
-        self.min_validation_rows = min_validation_rows
-        self.refit = refit
-        self.small_data_n_estimators = small_data_n_estimators
-        super().__init__(
-            n_estimators=n_estimators, early_stopping_rounds=early_stopping_rounds, **kwargs
-        )
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EarlyStoppingXGBRegressor:
-        _fit_xgboost(self, super().fit, X, y, sample_weight, classifier=False)
-        return self
-
-
 def _fit_xgboost(
-    model: EarlyStoppingXGBClassifier | EarlyStoppingXGBRegressor,
+    model: Any,
     parent_fit: Any,
     X: Any,
     y: Any,

@@ -118,6 +118,14 @@ def test_http_csv_gz_and_parquet(churn, tmp_path: Path):
     same(load_table((tmp_path / "churn.parquet").as_uri()), churn)
 
 
+def test_a_port_number_with_404_in_it_is_not_a_missing_object():
+    """A refused connection to port 40433 once read as "HTTP 404" (a flaky test found it)."""
+    from tunelab.sources import _is_not_found
+
+    assert not _is_not_found(ConnectionError("Cannot connect to host 127.0.0.1:40433 ssl:default"))
+    assert _is_not_found(OSError("404, message='Not Found', url='http://h/x.csv'"))
+
+
 def test_file_errors(tmp_path: Path):
     with pytest.raises(DataReadError, match=r"^Could not read http://127\.0\.0\.1:\d+/x\.csv: "):
         read_source(f"http://127.0.0.1:{free_port()}/x.csv")

@@ -172,8 +172,14 @@ def _read_file(source: str, options: dict[str, Any]) -> pd.DataFrame:
 
 
 def _is_not_found(exc: BaseException) -> bool:
-    """HTTP 404 from aiohttp (fsspec's http filesystem) is not a FileNotFoundError."""
-    return getattr(exc, "status", None) == 404 or "404" in str(exc)[:40]
+    """HTTP 404 from aiohttp (fsspec's http filesystem) is not a FileNotFoundError.
+
+    The message check wants a status code, not digits inside an address: a refused connection
+    to port 40433 names "127.0.0.1:40433" and is not a missing object.
+    """
+    if getattr(exc, "status", None) == 404:
+        return True
+    return re.search(r"(?<![\w.:/])404(?!\d)", str(exc)[:80]) is not None
 
 
 # --- SQL -------------------------------------------------------------------------------------

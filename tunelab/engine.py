@@ -67,6 +67,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     from pipelines import infer_schema
     from tunelab.nested_cv import (
         best_outer_configuration,
+        best_outer_fold,
         evaluate_outer_fold,
         final_search,
         final_starting_points,
@@ -200,7 +201,10 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     if len(shipped) > 1 and clock.end is not None:
         # A blend refits its members one after another: keep what the time left allows.
         per_refit = (clock.end - time.time() - FIXED_RESERVE_SECONDS - after) / (1.5 * refits)
-        trimmed = affordable(shipped, member_fold_seconds(final), limit_seconds=per_refit)
+        # Member numbers are trials of the search that chose the blend: the final search, or
+        # (when it was skipped) the best outer fold's.
+        chosen_by = final.trials or best_outer_fold(outer_results).trials
+        trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=per_refit)
         if len(trimmed) < len(shipped):
             log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))
             shipped = trimmed

@@ -236,6 +236,6 @@ def heaviest(members: list[Member], count: int) -> list[Member]:
     ]
 
 
-def member_fold_seconds(search: Any) -> dict[int, float]:
-    """Seconds one inner-fold fit of each trial of ``search`` took: its refit cost, roughly."""
-    return {t.number: t.fit_seconds / max(1, len(t.fold_scores)) for t in search.trials}
+def member_fold_seconds(trials: Sequence[Any]) -> dict[int, float]:
+    """Seconds one inner-fold fit of each of a search's trials took: its refit cost, roughly."""
+    return {t.number: t.fit_seconds / max(1, len(t.fold_scores)) for t in trials}

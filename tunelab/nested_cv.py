@@ -190,9 +190,14 @@ def final_search(
     )
 
 
+def best_outer_fold(outer_results: list[OuterFoldResult]) -> OuterFoldResult:
+    """The outer fold whose winner scored best on its held-out part (ties: earlier fold)."""
+    return max(outer_results, key=lambda r: (r.score, -r.fold))
+
+
 def best_outer_configuration(outer_results: list[OuterFoldResult]) -> SearchResult:
     """The outer winner that scored best on its held-out part, as a final search's result."""
-    best = max(outer_results, key=lambda r: (r.score, -r.fold))
+    best = best_outer_fold(outer_results)
     return SearchResult(
         label="final",
         best_config=best.best_config,

@@ -70,6 +70,18 @@ def outer_splits(
     return list(cv.split(np.zeros(len(y)), y))
 
 
+def build_chosen(
+    members: Sequence[Member], settings: SearchSettings, n_jobs: int | None = None
+) -> Any:
+    """The unfitted estimator for what a search chose: one pipeline, or a weighted blend."""
+    return build_blend(
+        [(m.config, m.weight) for m in members],
+        settings.schema,
+        seed=settings.seed,
+        n_jobs=n_jobs or settings.n_jobs,
+    )
+
+
 def fit_and_score(
     members: Sequence[Member],
     settings: SearchSettings,
@@ -80,12 +92,7 @@ def fit_and_score(
     n_jobs: int | None = None,
 ):
     """Refits what a search chose (one pipeline or a blend) and scores it on unseen rows."""
-    model = build_blend(
-        [(m.config, m.weight) for m in members],
-        settings.schema,
-        seed=settings.seed,
-        n_jobs=n_jobs or settings.n_jobs,
-    )
+    model = build_chosen(members, settings, n_jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X_fit, y_fit)
@@ -215,7 +222,7 @@ def no_time_for_a_trial(deadline: float | None, outer_results: list[OuterFoldRes
     """
     if deadline is None:
         return False
-    best = max(outer_results, key=lambda r: (r.score, -r.fold))
+    best = best_outer_fold(outer_results)
     same = [t.fit_seconds for t in best.trials if t.config == best.best_config]
     folds = len(outer_results)
     estimate = max(same, default=0.0) * folds / max(folds - 1, 1)

@@ -34,6 +34,7 @@ from tunelab.ensemble import (
     Member,
     OutOfFold,
     fold_predictions,
+    member_fold_seconds,
     score_stored,
     select_members,
 )
@@ -519,9 +520,7 @@ def run_search(
         configs={r.number: r.config for r in records},
         rounds=settings.ensemble_rounds,
         # Only under a deadline may measured times shape the blend (same seed, same blend).
-        fit_seconds=None
-        if deadline is None
-        else {r.number: r.fit_seconds / max(1, len(r.fold_scores)) for r in records},
+        fit_seconds=None if deadline is None else member_fold_seconds(records),
     )
     return SearchResult(
         label=label,

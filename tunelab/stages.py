@@ -47,14 +47,9 @@ def refit_on_all_rows(
     members: list[Member], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
 ) -> Any:
     """The shipped model sees every row the user gave, after the test score is recorded."""
-    from pipelines.ensemble import build_blend
+    from tunelab.nested_cv import build_chosen
 
-    model = build_blend(
-        [(m.config, m.weight) for m in members],
-        settings.schema,
-        seed=settings.seed,
-        n_jobs=settings.n_jobs,
-    )
+    model = build_chosen(members, settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(X, y)

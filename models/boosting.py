@@ -150,6 +150,7 @@ class _EarlyStopping:
     #: XGBoost takes ``early_stopping_rounds`` as its own parameter; LightGBM must not see it.
     _library_takes_patience = False
     early_stopping_rounds: int | None
+    n_estimators: int | None
 
     def __init__(
         self,
@@ -172,15 +173,75 @@ class _EarlyStopping:
             self.early_stopping_rounds = early_stopping_rounds
         super().__init__(n_estimators=n_estimators, **kwargs)  # type: ignore[call-arg]
 
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Early stopping on a held-out split, then the refit (see the estimators' docs).
+
+        One procedure for both libraries; how a library fits (plainly, or with early
+        stopping on the validation part) and counts its rounds are the hooks below.
+        """
+        classifier = isinstance(self, (LGBMClassifier, XGBClassifier))
+        split = _planned_split(self, y, classifier)
+        if split is None:
+            cap = self.n_estimators or MAX_TREES
+            self._plain_fit(X, y, sample_weight, min(cap, self.small_data_n_estimators))
+            self.best_n_estimators_ = self._rounds_fitted()
+            self.validation_rows_ = 0
+            return self
+        X_train, y_train, w_train, X_val, y_val = _parts(X, y, sample_weight, split)
+        best = self._stopped_fit(X_train, y_train, w_train, X_val, y_val)
+        if self.refit:
+            self._plain_fit(X, y, sample_weight, best)
+        self.best_n_estimators_ = best
+        self.validation_rows_ = len(split[1])
+        return self
+
+    def _library_fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
+        """The library's own ``fit`` (the class after this mixin in the MRO)."""
+        return super().fit(X, y, **kwargs)  # type: ignore[misc]
+
+    def _plain_fit(self, X: Any, y: Any, sample_weight: Any, rounds: int) -> None:
+        raise NotImplementedError
+
+    def _stopped_fit(self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any) -> int:
+        """Fits with early stopping on ``(X_val, y_val)``; returns the rounds found."""
+        raise NotImplementedError
+
+    def _rounds_fitted(self) -> int:
+        raise NotImplementedError
+
 
 class _LightGBMEarlyStopping(_EarlyStopping):
     def _process_params(self, stage: str) -> dict[str, Any]:
         return _booster_params_lightgbm(super()._process_params(stage))  # type: ignore[misc]
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
-        classifier = isinstance(self, LGBMClassifier)
-        _fit_lightgbm(self, super().fit, X, y, sample_weight, classifier=classifier)  # type: ignore[misc]
-        return self
+    def _plain_fit(self, X: Any, y: Any, sample_weight: Any, rounds: int) -> None:
+        # LightGBM reads the count from the instance; the parameter is restored afterwards.
+        cap = self.n_estimators
+        self.n_estimators = rounds
+        try:
+            self._library_fit(X, y, sample_weight=sample_weight)
+        finally:
+            self.n_estimators = cap
+
+    def _stopped_fit(self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any) -> int:
+        validation = (
+            {"eval_X": (X_val,), "eval_y": (y_val,)}
+            if _LIGHTGBM_EVAL_XY
+            else {"eval_set": [(X_val, y_val)]}
+        )
+        self._library_fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            # Always an int here: only XGBoost's own parameter may be None.
+            callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)],  # type: ignore[arg-type]
+            **validation,
+        )
+        # best_iteration_ counts rounds (1-based); predict() uses exactly that many by default.
+        return self.best_iteration_ or self._rounds_fitted()  # type: ignore[attr-defined]
+
+    def _rounds_fitted(self) -> int:
+        return self.booster_.current_iteration()  # type: ignore[attr-defined]
 
 
 class _XGBoostEarlyStopping(_EarlyStopping):
@@ -190,10 +251,25 @@ class _XGBoostEarlyStopping(_EarlyStopping):
         """Our arguments stay out of the booster's parameters."""
         return super()._wrapper_params() | set(_OWN_PARAMS)  # type: ignore[misc]
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
-        classifier = isinstance(self, XGBClassifier)
-        _fit_xgboost(self, super().fit, X, y, sample_weight, classifier=classifier)  # type: ignore[misc]
-        return self
+    def _plain_fit(self, X: Any, y: Any, sample_weight: Any, rounds: int) -> None:
+        # XGBoost reads both from the instance: a plain fit must not ask for early stopping.
+        cap, patience = self.n_estimators, self.early_stopping_rounds
+        self.n_estimators, self.early_stopping_rounds = rounds, None
+        try:
+            self._library_fit(X, y, sample_weight=sample_weight, verbose=False)
+        finally:
+            self.n_estimators, self.early_stopping_rounds = cap, patience
+
+    def _stopped_fit(self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any) -> int:
+        # The default evaluation metric follows the objective: logloss, mlogloss, rmse.
+        self._library_fit(
+            X, y, sample_weight=sample_weight, eval_set=[(X_val, y_val)], verbose=False
+        )
+        # best_iteration is 0-based; predict() uses iterations [0, best_iteration] by default.
+        return self.best_iteration + 1  # type: ignore[attr-defined]
+
+    def _rounds_fitted(self) -> int:
+        return self.get_booster().num_boosted_rounds()  # type: ignore[attr-defined]
 
 
 class EarlyStoppingLGBMClassifier(_LightGBMEarlyStopping, LGBMClassifier):  # type: ignore[misc]
@@ -215,90 +291,10 @@ class EarlyStoppingXGBRegressor(_XGBoostEarlyStopping, XGBRegressor):
 def _booster_params_lightgbm(params: dict[str, Any]) -> dict[str, Any]:
     # LightGBM passes every get_params() entry to the booster, and "early_stopping_rounds" is
     # one of its aliases: left in, the booster would stop early by itself (or fail without a
-    # validation set). Stopping is done by the callback in _fit_lightgbm instead.
+    # validation set). Stopping is done by the callback in _stopped_fit instead.
     for name in (*_OWN_PARAMS, "early_stopping_rounds"):
         params.pop(name, None)
     return params
-
-
-def _fit_lightgbm(
-    model: Any,
-    parent_fit: Any,
-    X: Any,
-    y: Any,
-    sample_weight: Any,
-    *,
-    classifier: bool,
-) -> None:
-    def plain_fit(rounds: int) -> None:
-        # LightGBM reads the count from the instance; the parameter is restored afterwards.
-        cap = model.n_estimators
-        model.n_estimators = rounds
-        try:
-            parent_fit(X, y, sample_weight=sample_weight)
-        finally:
-            model.n_estimators = cap
-
-    split = _planned_split(model, y, classifier)
-    if split is None:
-        plain_fit(min(model.n_estimators, model.small_data_n_estimators))
-        model.best_n_estimators_ = model.booster_.current_iteration()
-        model.validation_rows_ = 0
-        return
-    X_train, y_train, w_train, X_val, y_val = _parts(X, y, sample_weight, split)
-    validation = (
-        {"eval_X": (X_val,), "eval_y": (y_val,)}
-        if _LIGHTGBM_EVAL_XY
-        else {"eval_set": [(X_val, y_val)]}
-    )
-    parent_fit(
-        X_train,
-        y_train,
-        sample_weight=w_train,
-        callbacks=[lightgbm.early_stopping(model.early_stopping_rounds, verbose=False)],
-        **validation,
-    )
-    # best_iteration_ counts rounds (1-based); predict() uses exactly that many by default.
-    best = model.best_iteration_ or model.booster_.current_iteration()
-    if model.refit:
-        plain_fit(best)
-    model.best_n_estimators_ = best
-    model.validation_rows_ = len(split[1])
-
-
-def _fit_xgboost(
-    model: Any,
-    parent_fit: Any,
-    X: Any,
-    y: Any,
-    sample_weight: Any,
-    *,
-    classifier: bool,
-) -> None:
-    def plain_fit(rounds: int) -> None:
-        # XGBoost reads both from the instance: a plain fit must not ask for early stopping.
-        cap, patience = model.n_estimators, model.early_stopping_rounds
-        model.n_estimators, model.early_stopping_rounds = rounds, None
-        try:
-            parent_fit(X, y, sample_weight=sample_weight, verbose=False)
-        finally:
-            model.n_estimators, model.early_stopping_rounds = cap, patience
-
-    split = _planned_split(model, y, classifier)
-    if split is None:
-        plain_fit(min(model.n_estimators or MAX_TREES, model.small_data_n_estimators))
-        model.best_n_estimators_ = model.get_booster().num_boosted_rounds()
-        model.validation_rows_ = 0
-        return
-    X_train, y_train, w_train, X_val, y_val = _parts(X, y, sample_weight, split)
-    # The default evaluation metric follows the objective: logloss, mlogloss, rmse.
-    parent_fit(X_train, y_train, sample_weight=w_train, eval_set=[(X_val, y_val)], verbose=False)
-    # best_iteration is 0-based; predict() uses iterations [0, best_iteration] by default.
-    best = model.best_iteration + 1
-    if model.refit:
-        plain_fit(best)
-    model.best_n_estimators_ = best
-    model.validation_rows_ = len(split[1])
 
 
 def _shared_params() -> dict[str, Distribution]:

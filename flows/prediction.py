@@ -7,20 +7,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.retries import retry_unless_user_error
-from tunelab.data import load_table
-from tunelab.keys import with_key_columns
+from tunelab.batch import BatchPrediction, predict_source
 from tunelab.names import check_model_name
 from tunelab.paths import data_dir as resolve_data_dir
 from tunelab.registry import RegisteredModel
-from tunelab.scoring import predict_frame
+from tunelab.sources import mask_url
 from tunelab.store import open_store
-from tunelab.tables import markdown_table, write_table
+from tunelab.tables import check_output_path, markdown_table
 
 
 @task(
@@ -37,23 +35,31 @@ def load_registered_model(data_dir: str | None, name: str, version: str) -> Regi
 
 
 @task(
-    name="load-prediction-data",
+    name="score-table",
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=1,
     retry_condition_fn=retry_unless_user_error,
 )
-def load_prediction_data(data: str, table: str = "", query: str = "") -> pd.DataFrame:
-    if table or query:
-        from tunelab.sources import read_source
-
-        return read_source(data, table=table or None, query=query or None)
-    return load_table(data)
-
-
-@task(name="score-rows", cache_policy=NO_CACHE)
-def score_rows(entry: RegisteredModel, frame: pd.DataFrame, extra_columns: str) -> pd.DataFrame:
-    return predict_frame(entry, frame, extra_columns)  # type: ignore[arg-type]
+def score_table(
+    entry: RegisteredModel,
+    data: str,
+    output: Path,
+    table: str,
+    query: str,
+    extra_columns: str,
+    keep_columns: list[str] | None,
+) -> BatchPrediction:
+    """Reads, scores and writes in chunks (one task: the chunks never all exist at once)."""
+    return predict_source(
+        entry,
+        data,
+        output,
+        table=table or None,
+        query=query or None,
+        extra_columns=extra_columns,  # type: ignore[arg-type]
+        keep_columns=keep_columns,
+    )
 
 
 def default_output_path(root: Path, entry: RegisteredModel) -> Path:
@@ -91,29 +97,26 @@ def predict_flow(
     check_model_name(model_name)
     root = resolve_data_dir(data_dir or None)
     entry = load_registered_model(data_dir or None, model_name, version)
-    frame = load_prediction_data(data, table, query)
-    predictions = with_key_columns(
-        score_rows(entry, frame, extra_columns), frame, entry.metadata["schema"], keep_columns
-    )
-    path = write_table(predictions, Path(output) if output else default_output_path(root, entry))
+    path = check_output_path(Path(output) if output else default_output_path(root, entry))
+    scored = score_table(entry, data, path, table, query, extra_columns, keep_columns)
     key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
     if entry.metadata["task"] == "regression":
-        overview = predictions["prediction"].describe().rename("value").reset_index()
+        overview = scored.predictions.describe().rename("value").reset_index()
     else:
-        overview = predictions["prediction"].value_counts().head(20).reset_index()
+        overview = scored.predictions.value_counts().head(20).reset_index()
     create_markdown_artifact(
         key=f"{key}-predictions",
         markdown=(
             f"# Batch prediction with {entry.name} v{entry.version}\n\n"
-            f"{len(predictions)} rows from `{data}` written to `{path}`.\n\n"
+            f"{scored.rows} rows from `{mask_url(data)}` written to `{path}`.\n\n"
             + markdown_table(overview)
         ),
     )
-    get_run_logger().info("Wrote %d predictions to %s", len(predictions), path)
+    get_run_logger().info("Wrote %d predictions to %s", scored.rows, path)
     return {
         "name": entry.name,
         "version": entry.version,
-        "rows": len(predictions),
+        "rows": scored.rows,
         "output": str(path),
     }
 

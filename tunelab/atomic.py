@@ -10,14 +10,16 @@ become a :class:`StorageError` naming the path, so users see one line instead of
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from tunelab.errors import StorageError
+from tunelab.errors import StorageError, TunelabError
 
 #: Errors that may pass by themselves (network shares); everything else needs the user.
 _TRANSIENT_ERRNOS = frozenset(
@@ -94,7 +96,17 @@ def make_temp_dir(parent: Path, prefix: str) -> Path:
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    """Writes via a temporary file in the same folder, fsync and rename.
+    """Writes via a temporary file in the same folder, fsync and rename (see
+    :func:`atomic_writer`)."""
+    with atomic_writer(path) as handle:
+        handle.write(payload)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary handle on a temporary file in ``path``'s folder, renamed over ``path`` (after
+    fsync) when the block ends without an error, and deleted when it raises: output written
+    in pieces (batch prediction) appears whole or not at all.
 
     Refuses to replace anything but a regular file: as root, renaming over ``/dev/null`` or
     a FIFO would replace the device node itself.
@@ -107,13 +119,15 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), file_mode())
-            handle.write(payload)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except OSError as exc:
         if tmp_name:
             Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(exc, TunelabError):
+            raise
         raise storage_error("write", path, exc) from None
     except BaseException:
         if tmp_name:

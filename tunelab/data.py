@@ -8,86 +8,34 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tunelab.errors import DataReadError, DataValidationError, ParameterError
-from tunelab.sources import is_remote, read_source
+from tunelab.errors import DataValidationError, ParameterError
+from tunelab.listing import some_names
+from tunelab.sources import FILE_SUFFIXES, read_source
 from tunelab.task import TaskKind
 
-SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+SUPPORTED_SUFFIXES = FILE_SUFFIXES
 MIN_ROWS = 20
 
 
-def load_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Reads a CSV or Parquet file (or passes a DataFrame through), with errors users can act on."""
-    if isinstance(source, str) and is_remote(source):  # s3://, https://, postgresql://...
-        return read_source(source)
+def load_table(
+    source: str | Path | pd.DataFrame, *, table: str | None = None, query: str | None = None
+) -> pd.DataFrame:
+    """The table a run or a prediction reads: a DataFrame as given, else a file path, a URL
+    (``s3://``, ``https://``...) or a database URL with ``table``/``query``, read by
+    :func:`tunelab.sources.read_source` with errors users can act on."""
     if isinstance(source, pd.DataFrame):
         return source
     if not isinstance(source, (str, Path)):
         raise DataValidationError(
             f"Data must be a file path or a pandas DataFrame, not {type(source).__name__}"
         )
-    path = Path(source)
-    name = path.name.lower()
-    if not any(name.endswith(suffix) for suffix in SUPPORTED_SUFFIXES):
-        raise DataValidationError(
-            f"Unsupported file type for {str(path)!r}; use one of: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
-    if not path.exists():
-        raise DataValidationError(f"Data file not found: {str(path)!r}")
-    if path.is_dir():
-        raise DataValidationError(f"Data path {str(path)!r} is a directory, not a file")
-    try:
-        if name.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        frame = pd.read_csv(path)
-        _check_csv_header(path, frame)
-        return frame
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(f"Data file {str(path)!r} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"Could not parse {str(path)!r} as CSV: {exc}") from None
-    except OSError as exc:
-        raise DataReadError(f"Could not read {str(path)!r}: {exc}") from None
-    except ValueError as exc:
-        raise DataValidationError(f"Could not read {str(path)!r}: {exc}") from None
-
-
-#: Separators people export instead of commas; a file using one reads as a single column.
-OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
-_MANGLED_DUPLICATE = re.compile(r"(.+)\.(\d+)")
-
-
-def _check_csv_header(path: Path, frame: pd.DataFrame) -> None:
-    """Catches what ``read_csv`` silently "fixes": other delimiters and repeated names.
-
-    pandas renames a repeated header ``x1`` to ``x1.1``; the raw first row (read with
-    ``header=None``) tells a renamed duplicate from a real column called ``x1.1``.
-    """
-    if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        for delimiter, label in OTHER_DELIMITERS.items():
-            if delimiter in header:
-                raise DataValidationError(
-                    f"{str(path)!r} looks {delimiter!r}-delimited ({label}s in the header "
-                    f"{header[:80]!r}); tunelab reads comma-separated files, so save it with "
-                    "commas"
-                )
-    names = [str(c) for c in frame.columns]
-    if any((m := _MANGLED_DUPLICATE.fullmatch(n)) and m.group(1) in names for n in names):
-        raw = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
-        raw_names = [str(n) for n in raw]
-        duplicates = sorted({n for n in raw_names if raw_names.count(n) > 1})
-        if duplicates:
-            raise DataValidationError(
-                f"Duplicate column names in {str(path)!r}: {', '.join(map(repr, duplicates))}"
-            )
+    return read_source(source, table=table or None, query=query or None)
 
 
 def check_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +45,7 @@ def check_columns(frame: pd.DataFrame) -> pd.DataFrame:
     names = [str(c) for c in frame.columns]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise DataValidationError(f"Duplicate column names: {', '.join(map(repr, duplicates))}")
+        raise DataValidationError(f"Duplicate column names: {some_names(duplicates)}")
     if any(not isinstance(c, str) for c in frame.columns):
         frame = frame.set_axis(names, axis=1)
     return frame
@@ -220,7 +168,7 @@ def check_fold_sizes(
     needed = required_rows_per_class(outer_folds, inner_folds, test_size)
     small = counts[counts < needed]
     if not small.empty:
-        listed = ", ".join(f"{label!r} ({count})" for label, count in small.items())
+        listed = some_names((f"{label!r} ({count})" for label, count in small.items()), quote=False)
         raise DataValidationError(
             f"Too few rows per class for {outer_folds} outer x {inner_folds} inner folds with "
             f"test_size={test_size}: each class needs at least {needed} rows; too small: {listed}"

@@ -22,6 +22,13 @@ class DataReadError(TunelabError, OSError):
     retryable = True
 
 
+class OutOfMemoryError(TunelabError, MemoryError):
+    """The table (or the work on it) needs more memory than the process may use.
+
+    Not retryable: the same input needs the same memory on the next attempt.
+    """
+
+
 class ParameterError(TunelabError, ValueError):
     """A run parameter is out of range or inconsistent with the data."""
 

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from tunelab.errors import DataValidationError
+from tunelab.listing import some_names
 
 
 def identifier_columns(schema: dict[str, Any]) -> list[str]:
@@ -34,7 +35,7 @@ def with_key_columns(
     missing = [c for c in wanted if c not in frame.columns]
     if keep and missing:
         raise DataValidationError(
-            f"Columns to keep are not in the prediction table: {', '.join(map(repr, missing))}"
+            f"Columns to keep are not in the prediction table: {some_names(missing)}"
         )
     present = [c for c in wanted if c in frame.columns and c not in predictions.columns]
     if not present:

@@ -27,14 +27,9 @@ class PreparedData:
 def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> PreparedData:
     """Reads ``config.data`` (or uses ``frame``) and raises a TunelabError for anything that
     would fail later, so bad input fails in seconds, not after a search."""
-    if frame is not None:
-        table = frame
-    elif config.table or config.query:
-        from tunelab.sources import read_source
-
-        table = read_source(config.data, table=config.table, query=config.query)
-    else:
-        table = load_table(config.data)
+    table = load_table(
+        frame if frame is not None else config.data, table=config.table, query=config.query
+    )
     validated = split_features_target(table, config.target)
     resolved_task = resolve_task(config.task, validated.target)
     check_fold_sizes(

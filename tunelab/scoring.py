@@ -10,6 +10,7 @@ import pandas as pd
 from pipelines import DataSchema
 from tunelab.data import check_columns, check_nested_values
 from tunelab.errors import DataValidationError
+from tunelab.listing import some_names
 from tunelab.registry import RegisteredModel
 
 ExtraColumns = Literal["error", "ignore"]
@@ -25,14 +26,14 @@ def check_prediction_input(
     missing = [c for c in schema.used_columns if c not in frame.columns]
     if missing:
         raise DataValidationError(
-            f"Prediction data is missing columns the model needs: {', '.join(map(repr, missing))}"
+            f"Prediction data is missing columns the model needs: {some_names(missing)}"
         )
     known = set(schema.feature_names) | {schema.target}
     extra = [c for c in frame.columns if c not in known]
     if extra and extra_columns == "error":
         raise DataValidationError(
             f"Prediction data has columns the model was not trained on: "
-            f"{', '.join(map(repr, extra))} (pass extra_columns='ignore' to drop them)"
+            f"{some_names(extra)} (pass extra_columns='ignore' to drop them)"
         )
     check_nested_values(frame[[c for c in schema.used_columns if c in frame.columns]])
     for column in schema.columns:
@@ -74,13 +75,21 @@ def _check_dates(values: pd.Series) -> None:
 def predict_frame(
     entry: RegisteredModel, frame: pd.DataFrame, extra_columns: ExtraColumns = "error"
 ) -> pd.DataFrame:
-    """Predictions (and one probability column per class) aligned to the input's index."""
+    """Predictions (and one probability column per class) aligned to the input's index.
+
+    One pass through the model: a classifier's label is the class with the highest
+    probability (``classes_[argmax]``, what ``predict`` computes from the same
+    probabilities), so rows are not run through the pipeline twice.
+    """
     schema = DataSchema.from_dict(entry.metadata["schema"])
     features = check_prediction_input(frame, schema, extra_columns)
     output = pd.DataFrame(index=frame.index)
-    output["prediction"] = entry.model.predict(features)
-    if schema.task != "regression":
-        probabilities = entry.model.predict_proba(features)
-        for i, label in enumerate(entry.model.classes_):
-            output[f"proba_{label}"] = probabilities[:, i]
+    if schema.task == "regression":
+        output["prediction"] = entry.model.predict(features)
+        return output
+    probabilities = entry.model.predict_proba(features)
+    classes = np.asarray(entry.model.classes_)
+    output["prediction"] = classes[np.argmax(probabilities, axis=1)]
+    for i, label in enumerate(classes):
+        output[f"proba_{label}"] = probabilities[:, i]
     return output

@@ -135,3 +135,147 @@ def test_file_errors(tmp_path: Path):
         read_source((tmp_path / "none.csv").as_uri())
     with pytest.raises(DataValidationError, match="SQL sources only"):
         read_source("s3://tables/x.csv", table="t")
+
+
+# --- read-only SQL (issue 19) ----------------------------------------------------------------
+WRITES = {
+    "drop": "DROP TABLE {t}",
+    "delete in a WITH": "WITH x AS (SELECT 1) DELETE FROM {t}",
+    "data-changing CTE": "WITH gone AS (DELETE FROM {t} RETURNING *) SELECT * FROM gone",
+    "select into": "SELECT * INTO copied FROM {t}",
+    "two statements": "SELECT 1; DROP TABLE {t}",
+}
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, churn) -> str:
+    import sqlite3
+
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as conn:
+        churn.to_sql("churn", conn, index=False)
+    return f"sqlite:///{path}"
+
+
+def _rows(url: str) -> int:
+    return len(read_source(url, table="churn"))
+
+
+@pytest.mark.parametrize("kind", list(WRITES), ids=list(WRITES))
+def test_queries_that_write_are_refused_and_the_table_stays(kind, sqlite_url, postgres, churn):
+    for url in (sqlite_url, postgres):
+        with pytest.raises(DataValidationError, match="tunelab only reads") as caught:
+            read_source(url, query=WRITES[kind].format(t="churn"))
+        assert "\n" not in str(caught.value)
+        assert _rows(url) == len(churn)
+
+
+@pytest.mark.parametrize("which", ["sqlite", "postgres"])
+def test_the_connection_itself_is_read_only(which, sqlite_url, postgres, churn):
+    """Past the statement check (called directly here), the database refuses to write."""
+    from tunelab.sources import _guarded_sql
+
+    url = sqlite_url if which == "sqlite" else postgres
+    for statement in ("DROP TABLE churn", "DELETE FROM churn", "CREATE TABLE x (a int)"):
+        chunks = _guarded_sql(url, url, query=statement, table=None, chunk_rows=None)
+        with pytest.raises(DataValidationError, match="read-only|readonly"):
+            next(chunks)
+    assert _rows(url) == len(churn)
+
+
+def test_cli_refuses_a_drop_query_with_one_line(sqlite_url, tmp_path, churn, capsys):
+    from tunelab.cli import main
+
+    argv = ["run", "--data", sqlite_url, "--query", "DROP TABLE churn", "--target", "churned"]
+    code = main([*argv, "--no-prefect", "--data-dir", str(tmp_path / "home")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "read-only SELECT" in err and _rows(sqlite_url) == len(churn)
+
+
+def test_sqlite_urls_are_shown_as_given_and_a_missing_file_is_not_created(tmp_path):
+    assert mask_url("sqlite:////abs/path.db") == "sqlite:////abs/path.db"
+    assert mask_url("sqlite:///rel.db") == "sqlite:///rel.db"
+    assert mask_url("data/x.csv") == "data/x.csv"
+    missing = tmp_path / "none.db"
+    with pytest.raises(DataValidationError, match=f"sqlite:///{missing}: no database file"):
+        read_source(f"sqlite:///{missing}", table="t")
+    assert not missing.exists()
+
+
+def test_select_queries_still_read(sqlite_url, churn):
+    got = read_source(sqlite_url, query="WITH c AS (SELECT * FROM churn) SELECT * FROM c")
+    same(got, churn)
+
+
+@pytest.mark.parametrize("parser", ["sqlparse", "plain"])
+def test_query_check_with_and_without_sqlparse(parser, monkeypatch):
+    import tunelab.sql_guard as guard
+
+    if parser == "plain":
+
+        def no_sqlparse(query):
+            raise ImportError("sqlparse")
+
+        monkeypatch.setattr(guard, "_sqlparse_words", no_sqlparse)
+    for query in WRITES.values():
+        with pytest.raises(DataValidationError):
+            guard.check_query(query.format(t="t"))
+    for query in (
+        "SELECT a, 'drop table t; delete' AS note, created_at FROM t -- DELETE",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r;",
+        "(SELECT 1) UNION (SELECT 2)",
+    ):
+        guard.check_query(query)
+
+
+# --- chunks, URLs, long messages -------------------------------------------------------------
+def test_chunks_are_the_table(tmp_path, churn, sqlite_url):
+    from tunelab.sources import read_chunks
+
+    tail = churn.tail(37)  # an index that does not start at 0 survives Parquet
+    tail.to_parquet(tmp_path / "t.parquet")
+    churn.to_csv(tmp_path / "t.csv.gz", index=False)
+    for source, expected, kwargs in (
+        (str(tmp_path / "t.parquet"), tail, {}),
+        (str(tmp_path / "t.csv.gz"), churn, {}),
+        (sqlite_url, churn, {"table": "churn"}),
+        (sqlite_url, churn, {"query": "SELECT * FROM churn"}),
+    ):
+        chunks = list(read_chunks(source, chunk_rows=10, **kwargs))
+        assert max(len(c) for c in chunks) == 10
+        pd.testing.assert_frame_equal(pd.concat(chunks), read_source(source, **kwargs))
+        pd.testing.assert_frame_equal(pd.concat(chunks), expected, check_index_type=False)
+
+
+def test_presigned_url_to_a_dead_host_is_a_retryable_connection_failure():
+    from flows.retries import retry_unless_user_error  # noqa: F401 - the policy reads .retryable
+
+    url = f"http://127.0.0.1:{free_port()}/t.csv?X-Amz-Signature=s3cr3t&X-Amz-Expires=60"
+    with pytest.raises(DataReadError) as caught:
+        read_source(url)
+    message = str(caught.value)
+    assert "the connection failed" in message and "no such object" not in message
+    assert "s3cr3t" not in message and caught.value.retryable
+
+
+def test_presigned_url_reads(tmp_path, churn):
+    churn.to_csv(tmp_path / "churn.csv", index=False)
+    with http_server(tmp_path) as base:
+        same(read_source(f"{base}/churn.csv?X-Amz-Signature=abc&X-Amz-Expires=60"), churn)
+
+
+def test_ten_thousand_unexpected_columns_make_a_short_message(tmp_path):
+    from pipelines import infer_schema
+    from tunelab.scoring import check_prediction_input
+
+    train = pd.DataFrame({"x": range(30), "y": [0, 1] * 15})
+    schema = infer_schema(train[["x"]], train["y"], "binary")
+    wide = pd.DataFrame({f"extra_{i}": [1.0] for i in range(10_000)}).assign(x=1)
+    with pytest.raises(DataValidationError) as caught:
+        check_prediction_input(wide, schema)
+    message = str(caught.value)
+    assert len(message) < 300 and "'extra_0'" in message and "10,000 in all" in message
+    with pytest.raises(DataValidationError) as caught:
+        check_prediction_input(wide.drop(columns="x").iloc[:, :0].assign(z=[1]), schema)
+    assert "'x'" in str(caught.value)

@@ -20,6 +20,7 @@ from hyperopt import JOB_STATES, STATUS_STRINGS, Trials
 
 from tunelab.atomic import write_bytes_atomic
 from tunelab.errors import CheckpointError
+from tunelab.run_files import TrialResultFile, check_shape
 
 FORMAT = "tunelab-trials"
 FORMAT_VERSION = 1
@@ -52,8 +53,8 @@ def load_trials(path: Path) -> Trials:
     """The ``Trials`` saved at ``path``; :class:`CheckpointError` if it is not a valid one."""
     try:
         raw = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, f"not valid JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise _corrupt(path, f"not valid JSON: {str(exc)[:200]}") from None
     except OSError as exc:
         raise CheckpointError(f"Could not read the checkpoint {str(path)!r}: {exc}") from None
     try:
@@ -141,11 +142,11 @@ def _validated_doc(doc: Any, number: int) -> dict[str, Any]:
 def _check_result(result: Any, where: str) -> None:
     _require(isinstance(result, dict), f"{where}: result is not an object")
     _require(result.get("status") in STATUS_STRINGS, f"{where}: bad result status")
+    try:
+        check_shape(TrialResultFile, result)
+    except ValueError as exc:
+        raise _Invalid(f"{where} result.{exc}") from None
     loss = result.get("loss")
-    _require(loss is None or _is_number(loss), f"{where}: loss is not a number")
-    for key in ("score", "score_std", "fit_seconds"):
-        value = result.get(key)
-        _require(value is None or _is_number(value), f"{where}: {key} is not a number")
     if _is_number(loss):
         _require(not math.isnan(loss), f"{where}: loss is NaN")
 

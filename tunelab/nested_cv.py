@@ -23,6 +23,7 @@ from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
 from tunelab.ensemble import Member, describe
 from tunelab.errors import CheckpointError
+from tunelab.run_files import OuterFoldFile, check_shape
 from tunelab.search import (
     ProgressCallback,
     SearchResult,
@@ -122,7 +123,7 @@ def evaluate_outer_fold(
     X_train, y_train = X.iloc[train_idx], y.iloc[train_idx]
     X_val, y_val = X.iloc[val_idx], y.iloc[val_idx]
     if done_file is not None and done_file.exists():
-        return read_fold_result(done_file)
+        return read_fold_result(done_file, fold)
     search = run_search(
         X_train,
         y_train,
@@ -149,18 +150,30 @@ def evaluate_outer_fold(
     return result
 
 
-def read_fold_result(path: Path) -> OuterFoldResult:
-    """A finished fold saved by an earlier attempt; anything malformed is the user's to clear."""
+def read_fold_result(path: Path, fold: int | None = None) -> OuterFoldResult:
+    """A finished fold saved by an earlier attempt; anything malformed is the user's to clear.
+
+    Every field is type-checked first (:class:`tunelab.run_files.OuterFoldFile`), so a score
+    saved as text is refused here with the file's name, not met later as a traceback.
+    """
     try:
         saved = json.loads(path.read_text())
-        saved["trials"] = [TrialRecord(**t) for t in saved["trials"]]
-        saved["members"] = [Member(**m) for m in saved.get("members", [])]
-        return OuterFoldResult(**saved)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+        check_shape(OuterFoldFile, saved)
+        if fold is not None and saved["fold"] != fold:
+            raise ValueError(f"it holds fold {saved['fold']}, not {fold}")
+    except (OSError, ValueError, RecursionError) as exc:
         raise CheckpointError(
-            f"Cannot resume from {str(path)!r} ({type(exc).__name__}): delete that file to "
+            f"Cannot resume from {str(path)!r} ({_reason(exc)}): delete that file to "
             "redo the fold, or start a new run without --run-id"
         ) from None
+    saved["trials"] = [TrialRecord(**t) for t in saved["trials"]]
+    saved["members"] = [Member(**m) for m in saved.get("members", [])]
+    return OuterFoldResult(**saved)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def summarise(scores: list[float]) -> dict[str, Any]:

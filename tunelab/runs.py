@@ -31,7 +31,7 @@ def check_run_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
             previous = json.loads(path.read_text())
             if not isinstance(previous, dict):
                 raise ValueError("not an object")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise CheckpointError(
                 f"Cannot resume: {str(path)!r} is unreadable ({exc}); use a new run id"
             ) from None

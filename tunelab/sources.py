@@ -470,11 +470,15 @@ def _guarded_sql(
             yield from _sql_frames(conn, shown, query=query, table=table, chunk_rows=chunk_rows)
     except DataValidationError:
         raise
-    except MemoryError:
-        raise out_of_memory(shown) from None
     except Exception as exc:  # pandas wraps driver errors in its own DatabaseError: unwrap
+        if is_out_of_memory(exc):
+            raise out_of_memory(shown) from None
         cause = _sql_cause(exc, sa_exc.DBAPIError)
         detail = _one_line(getattr(cause, "orig", None) or cause, source)
+        if re.search(r"read-?only", detail, re.IGNORECASE):
+            raise DataValidationError(
+                f"Refused to write through {shown}: tunelab opens databases read-only ({detail})"
+            ) from None
         if isinstance(cause, (sa_exc.OperationalError, sa_exc.InterfaceError, OSError)):
             raise DataReadError(f"Could not connect to {shown} to read {what}: {detail}") from None
         raise DataValidationError(f"Could not read {what} from {shown}: {detail}") from None

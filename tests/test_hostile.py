@@ -27,6 +27,7 @@ import prefect  # noqa: F401  (sets up its log handlers now, not inside a capsys
 import pytest
 
 from tests.hostile_support import (
+    LINEAR,
     PickleBomb,
     edit_metadata,
     malicious_model_bytes,
@@ -636,7 +637,16 @@ def _valid_checkpoint(tmp_path: Path) -> Path:
 
     trials = Trials()
     fmin(
-        lambda x: {"loss": x, "status": STATUS_OK},
+        lambda x: {  # what tunelab's objective returns
+            "family": "linear",
+            "config": LINEAR,
+            "loss": -x,
+            "score": x,
+            "score_std": 0.0,
+            "fold_scores": [x, x],
+            "status": STATUS_OK,
+            "fit_seconds": 0.1,
+        },
         hp.uniform("x", 0, 1),
         algo=tpe.suggest,
         max_evals=2,
@@ -668,7 +678,18 @@ CHECKPOINT_DAMAGE: dict[str, Callable[[Path], None]] = {
     "extra key": lambda p: _edit(p, lambda d: d["trials"][0].update(evil=1)),
     "bad time": lambda p: _edit(p, lambda d: d["trials"][0].update(book_time="yesterday")),
     "result not an object": lambda p: _edit(p, lambda d: d["trials"][0].update(result="ok")),
+    "text fold score": lambda p: _edit(p, lambda d: _result(d).update(fold_scores=["high"])),
+    "text score": lambda p: _edit(p, lambda d: _result(d).update(score="0.9")),
+    "config not an object": lambda p: _edit(p, lambda d: _result(d).update(config="linear")),
+    "family a number": lambda p: _edit(p, lambda d: _result(d).update(family=3)),
+    "unknown outcome": lambda p: _edit(p, lambda d: _result(d).update(outcome="won")),
+    "negative seconds": lambda p: _edit(p, lambda d: _result(d).update(fit_seconds=-1)),
+    "deeply nested": lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
 }
+
+
+def _result(data: dict) -> dict:
+    return data["trials"][1]["result"]
 
 
 @pytest.mark.parametrize("damage", list(CHECKPOINT_DAMAGE), ids=list(CHECKPOINT_DAMAGE))
@@ -680,6 +701,84 @@ def test_damaged_checkpoint_is_refused_with_what_to_do(damage, tmp_path):
         load_trials(path)
     assert str(path) in str(error.value) and "--run-id" in str(error.value)
     assert not (tmp_path / "PWNED").exists()
+
+
+# --- outer-fold results ---------------------------------------------------------------------------
+def _fold_result() -> dict:
+    from tunelab.ensemble import Member
+    from tunelab.nested_cv import OuterFoldResult
+    from tunelab.search import TrialRecord
+
+    record = TrialRecord("outer-0", 0, "linear", "ok", 0.8, 0.01, 0.2, LINEAR, "", [0.8, 0.8])
+    member = Member(LINEAR, 1.0, 0, "linear")
+    return OuterFoldResult(0, 0.8, 0.8, LINEAR, 40, 20, [record], [member]).to_dict()
+
+
+FOLD_DAMAGE: dict[str, Callable[[dict], None]] = {
+    "score as text": lambda d: d.update(score="0.9"),
+    "score NaN": lambda d: d.update(score=float("nan")),
+    "text fold score": lambda d: d["trials"][0].update(fold_scores=["0.8", 0.8]),
+    "trial status unknown": lambda d: d["trials"][0].update(status="great"),
+    "size as text": lambda d: d.update(train_size="40"),
+    "weight as text": lambda d: d["members"][0].update(weight="1"),
+    "config a number": lambda d: d.update(best_config=5),
+    "config without a family": lambda d: d.update(best_config={"model": {}}),
+    "another fold": lambda d: d.update(fold=1),
+    "missing key": lambda d: d.pop("trials"),
+    "extra key": lambda d: d.update(evil=1),
+}
+
+
+@pytest.mark.parametrize("damage", list(FOLD_DAMAGE), ids=list(FOLD_DAMAGE))
+def test_damaged_outer_fold_result_is_refused_naming_the_file(damage, tmp_path):
+    from tunelab.nested_cv import read_fold_result
+
+    path = tmp_path / "outer-0.result.json"
+    path.write_text(json.dumps(_fold_result()))
+    assert read_fold_result(path, 0).score == 0.8
+    data = _fold_result()
+    FOLD_DAMAGE[damage](data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError) as error:
+        read_fold_result(path, 0)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def _damaged_run_file(name: str, damage: Callable[[Ctx], str]) -> Callable[[Ctx], list[str]]:
+    def build(c: Ctx) -> list[str]:
+        run_dir = c.home / "runs" / "resume-me"
+        run_dir.mkdir(parents=True)
+        (run_dir / name).write_text(damage(c))
+        return _run(c, good_frame(), "--run-id", "resume-me", "--no-prefect")
+
+    return build
+
+
+def _text_score_result(c: Ctx) -> str:
+    return json.dumps({**_fold_result(), "score": "0.9"})
+
+
+def _text_fold_score_trials(c: Ctx) -> str:
+    path = _valid_checkpoint(c.tmp)
+    data = json.loads(path.read_text())
+    _result(data).update(fold_scores=["high", 0.5])
+    return json.dumps(data)
+
+
+RUN_FILE_DAMAGE = {
+    "outer-fold score as text": ("outer-0.result.json", _text_score_result),
+    "trial fold score as text": ("outer-0.trials.json", _text_fold_score_trials),
+}
+
+
+@pytest.mark.parametrize("damage", list(RUN_FILE_DAMAGE), ids=list(RUN_FILE_DAMAGE))
+def test_resume_refuses_a_damaged_run_file_with_one_line(damage, ctx, capsys):
+    name, content = RUN_FILE_DAMAGE[damage]
+    code = cli(_damaged_run_file(name, content)(ctx))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and name in errors[0], err
 
 
 # --- storage failures ---

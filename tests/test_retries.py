@@ -47,3 +47,32 @@ def test_bad_input_is_not_retried(prefect_server, churn_csv, read_calls):
     with pytest.raises(DataValidationError, match="Target column 'nope' not found"):
         validate_only(str(churn_csv), "nope")
     assert len(read_calls) == 2  # the one real read; no retry of a hopeless input
+
+
+@pytest.mark.parametrize("kind", ["MemoryError", "ArrowMemoryError", "OutOfMemoryError"])
+def test_running_out_of_memory_is_not_retried(prefect_server, kind):
+    import pyarrow as pa
+    from prefect import task
+
+    from flows.retries import retry_unless_user_error
+    from tunelab.errors import OutOfMemoryError
+
+    errors = {
+        "MemoryError": MemoryError("Unable to allocate 8.00 GiB"),
+        "ArrowMemoryError": pa.ArrowMemoryError("malloc of size 1073741824 failed"),
+        "OutOfMemoryError": OutOfMemoryError("Ran out of memory reading 'big.csv'"),
+    }
+    attempts = []
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=retry_unless_user_error)
+    def hungry() -> None:
+        attempts.append(1)
+        raise errors[kind]
+
+    @flow
+    def run_hungry() -> None:
+        hungry()
+
+    with pytest.raises(MemoryError):
+        run_hungry()
+    assert len(attempts) == 1

@@ -279,3 +279,42 @@ def test_ten_thousand_unexpected_columns_make_a_short_message(tmp_path):
     with pytest.raises(DataValidationError) as caught:
         check_prediction_input(wide.drop(columns="x").iloc[:, :0].assign(z=[1]), schema)
     assert "'x'" in str(caught.value)
+
+
+# --- size ------------------------------------------------------------------------------------
+def _gzip_bomb(path: Path, expanded: int = 1 << 30) -> Path:
+    """A ~1 MB .csv.gz of ``expanded`` bytes of rows: one compressed block, repeated (gzip
+    members concatenate), so the test does not spend seconds compressing a gigabyte."""
+    import gzip
+
+    block = gzip.compress(b"0.5,1.25,3.5,7.75,2.0,9.5,yes\n" * 100_000)
+    with path.open("wb") as out:
+        out.write(gzip.compress(b"a,b,c,d,e,f,label\n"))
+        for _ in range(expanded // 3_000_000 + 1):
+            out.write(block)
+    return path
+
+
+def test_a_table_larger_than_memory_fails_once_with_one_line(tmp_path):
+    """Under a 1.5 GB address-space limit (prlimit --as), a 1 GiB table cannot be read."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    bomb = _gzip_bomb(tmp_path / "bomb.csv.gz")
+    assert bomb.stat().st_size < 5_000_000
+    argv = ["run", "--data", str(bomb), "--target", "label", "--no-prefect", "--no-report"]
+    argv += ["--data-dir", str(tmp_path / "home"), "--max-evals", "1", "--families", "linear"]
+    done = subprocess.run(
+        ["prlimit", "--as=1500000000", sys.executable, "-m", "tunelab.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Ran out of memory reading" in errors[0], done.stderr[-3000:]
+    assert not (tmp_path / "home" / "registry").exists()

@@ -47,6 +47,12 @@ def process_started() -> float:
 
 
 _IMPORTED_AT = time.time()
+#: What a run that exhausted memory outside the table read says (the read names its table).
+OUT_OF_MEMORY = (
+    "out of memory: the table or the models searched need more memory than this process may "
+    "use; train on a smaller table (a sample of rows, fewer columns), limit --families or "
+    "--n-jobs, or give it more memory"
+)
 #: Settings the ``run`` command takes as required positional-style options, not from the loop.
 _OWN_OPTIONS = {"data", "target", "dask_address"}
 
@@ -322,6 +328,9 @@ def run_command(argv: list[str] | None = None) -> int:
             return dispatch(args)
     except TunelabError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"error: {OUT_OF_MEMORY}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -34,6 +34,7 @@ from plotly.graph_objects import Figure
 from plotly.subplots import make_subplots
 
 from tunelab.budget import CLOSING_SECONDS, seconds_left
+from tunelab.importance import Importance, columns_to_permute, permutation_importance
 
 
 class TrialRecord(Protocol):
@@ -326,13 +327,13 @@ def _outer_label(fold: Any, order: list[str]) -> str:
 def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.DataFrame | None:
     """Permutation importance of the raw input columns on the held-out test rows.
 
-    With ``seconds`` (the time it may take), one scoring pass is timed first and the
-    computation shrinks to fit: one repeat instead of :data:`IMPORTANCE_REPEATS`, then fewer
-    rows; below :data:`IMPORTANCE_MIN_ROWS` rows it is left out (None, with a note in
-    ``inputs.notes``). What was done is recorded in the frame's ``attrs``.
+    At most :data:`tunelab.importance.MAX_PERMUTED_COLUMNS` columns are permuted (the ones the
+    model's output follows most), so the cost is bounded by the table's shape. With
+    ``seconds`` (the time it may take), one scoring pass is timed first and the computation
+    shrinks to fit: one repeat instead of :data:`IMPORTANCE_REPEATS`, then fewer rows; below
+    :data:`IMPORTANCE_MIN_ROWS` rows it is left out (None, with a note in ``inputs.notes``).
+    What was done is recorded in the frame's ``attrs``.
     """
-    from sklearn.inspection import permutation_importance
-
     X, y = inputs.X_test, inputs.y_test
     if len(X) > IMPORTANCE_MAX_ROWS:
         X = X.sample(IMPORTANCE_MAX_ROWS, random_state=0)
@@ -340,16 +341,16 @@ def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.D
     scoring = inputs.card.get("metric")
     seed = int(inputs.card.get("seed") or 0)
     repeats = IMPORTANCE_REPEATS
+    columns = columns_to_permute(inputs.model, X)
     if seconds is not None:
         try:
             one_pass = _timed_score(inputs.model, X, y, scoring)
         except ValueError:  # e.g. roc_auc on a test set that lacks a class: default score
             scoring = None
             one_pass = _timed_score(inputs.model, X, y, scoring)
-        columns = X.shape[1]
-        if one_pass * (1 + columns * repeats) > seconds:
+        if one_pass * (1 + len(columns) * repeats) > seconds:
             repeats = 1
-            rows = int(len(X) * seconds / max(one_pass * (1 + columns), 1e-9))
+            rows = int(len(X) * seconds / max(one_pass * (1 + len(columns)), 1e-9))
             if rows < min(IMPORTANCE_MIN_ROWS, len(X)):
                 inputs.notes.append(
                     f"importance: left out to end within the time budget (one pass over "
@@ -360,28 +361,50 @@ def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.D
                 X = X.sample(rows, random_state=0)
                 y = y.loc[X.index]
     try:
-        result = permutation_importance(
-            inputs.model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed
-        )
+        result = _permute(inputs.model, X, y, scoring, columns, repeats, seed)
     except ValueError:  # e.g. roc_auc on a test set that lacks a class: fall back to default
         scoring = None
-        result = permutation_importance(inputs.model, X, y, n_repeats=repeats, random_state=seed)
+        result = _permute(inputs.model, X, y, scoring, columns, repeats, seed)
     frame = pd.DataFrame(
         {
-            "column": list(X.columns),
-            "importance_mean": result.importances_mean,
-            "importance_std": result.importances_std,
+            "column": result.columns,
+            "importance_mean": result.means,
+            "importance_std": result.stds,
         }
     )
-    frame.attrs["scoring"] = scoring or "default score"
-    frame.attrs["rows"] = len(X)
-    frame.attrs["repeats"] = repeats
+    frame.attrs.update(
+        scoring=scoring or "default score",
+        rows=len(X),
+        repeats=repeats,
+        evaluations=result.evaluations,
+        columns=inputs.X_test.shape[1],
+    )
+    if len(columns) < inputs.X_test.shape[1]:
+        inputs.notes.append(
+            f"importance: {len(columns)} of {inputs.X_test.shape[1]:,} columns permuted (the "
+            "ones the model's output follows most on the test rows), to bound its cost"
+        )
     if repeats < IMPORTANCE_REPEATS:
         inputs.notes.append(
             f"importance: {repeats} repeat on {len(X)} of {len(inputs.X_test)} test rows, to "
             "end within the time budget"
         )
     return frame.sort_values("importance_mean", ascending=False, ignore_index=True)
+
+
+def _permute(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    scoring: str | None,
+    columns: list[str],
+    repeats: int,
+    seed: int,
+) -> Importance:
+    from sklearn.metrics import check_scoring
+
+    scorer = check_scoring(model, scoring)
+    return permutation_importance(model, X, y, scorer, columns, repeats, seed)
 
 
 def _timed_score(model: Any, X: pd.DataFrame, y: pd.Series, scoring: str | None) -> float:

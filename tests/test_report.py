@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.browser import BROWSER_ARGS, CHROMIUM
@@ -90,3 +92,39 @@ def test_report_renders_in_headless_chromium(tmp_path: Path):
     assert traces > expected  # the plots hold data, not only empty axes
     assert errors == []
     assert all(url.startswith(("file:", "data:", "about:")) for url in requests), requests
+
+
+def test_importance_cost_is_bounded_by_the_tables_shape():
+    """150 x 2,000: at most MAX_PERMUTED_COLUMNS columns are permuted (issue 19: every column
+    of a 5,000-column table took more than nine minutes), chosen as the columns the model's
+    output follows most on the test rows, and all copies are predicted in a few calls."""
+    from pipelines import build_pipeline, infer_schema
+    from tunelab.importance import MAX_PERMUTED_COLUMNS
+    from tunelab.report import IMPORTANCE_REPEATS, ReportInputs, importance_frame
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(150, 2000)), columns=[f"c{i}" for i in range(2000)])
+    X["c3"] = 1.0  # constant: follows nothing
+    y = pd.Series(np.where(X["c7"] + X["c1500"] > 0, "yes", "no"), name="y")
+    schema = infer_schema(X.iloc[:120], y.iloc[:120], "binary")
+    config = {"model": {"family": "linear", "C": 1.0}, "feature_selection": {"method": "none"}}
+    model = build_pipeline(config, schema, seed=0).fit(X.iloc[:120], y.iloc[:120])
+    X_test, y_test = X.iloc[120:], y.iloc[120:]
+    calls = []
+    real = model.predict_proba
+
+    def counted(frame):
+        calls.append(len(frame))
+        return real(frame)
+
+    model.predict_proba = counted
+    card = {"metric": "roc_auc", "seed": 0, "task": "binary"}
+    inputs = ReportInputs(card, [], model, X_test, y_test, name="wide")
+    frame = importance_frame(inputs)
+    assert frame is not None and len(frame) == MAX_PERMUTED_COLUMNS
+    assert frame.attrs["evaluations"] == 1 + MAX_PERMUTED_COLUMNS * IMPORTANCE_REPEATS
+    assert len(calls) <= 4 and sum(calls) <= len(X_test) * (frame.attrs["evaluations"] + 1)
+    output = real(X_test)[:, 1]
+    follows = X_test.apply(lambda c: abs(np.corrcoef(c, output)[0, 1]) if c.std() else 0.0)
+    assert set(frame["column"]) == set(follows.nlargest(MAX_PERMUTED_COLUMNS).index)
+    assert any("50 of 2,000 columns permuted" in note for note in inputs.notes)

@@ -404,7 +404,8 @@ def _permute(
     from sklearn.metrics import check_scoring
 
     scorer = check_scoring(model, scoring)
-    return permutation_importance(model, X, y, scorer, columns, repeats, seed)
+    classification = getattr(model, "classes_", None) is not None
+    return permutation_importance(model, X, y, scorer, columns, repeats, seed, classification)
 
 
 def _timed_score(model: Any, X: pd.DataFrame, y: pd.Series, scoring: str | None) -> float:

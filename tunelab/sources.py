@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -35,6 +35,8 @@ SQL_SCHEMES = frozenset(
 FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 #: Query-string keys whose values are secrets (presigned URLs, SAS tokens, passwords).
 _SECRET_KEYS = re.compile(r"pass|secret|token|sig|credential|key", re.IGNORECASE)
+#: What every reader returns: frames, read when they are asked for (one, or one per chunk).
+Frames = Generator[pd.DataFrame, None, None]
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 
 
@@ -124,7 +126,7 @@ def read_chunks(
     query: str | None = None,
     table: str | None = None,
     storage_options: dict[str, Any] | None = None,
-) -> Iterator[pd.DataFrame]:
+) -> Frames:
     """The same table as :func:`read_source`, ``chunk_rows`` rows at a time (the last may be
     shorter), so a table larger than memory can be scored. Index labels run on across chunks.
     """
@@ -138,7 +140,7 @@ def _chunks(
     table: str | None,
     options: dict[str, Any] | None,
     chunk_rows: int | None,
-) -> Iterator[pd.DataFrame]:
+) -> Frames:
     """The one reader: checks the arguments now, and reads when the first chunk is asked for."""
     if not isinstance(source, (str, Path)) or not str(source):
         raise DataValidationError(f"A data source must be a non-empty string, not {source!r}")
@@ -173,7 +175,7 @@ def _check_suffix(path: str, shown: str) -> None:
         )
 
 
-def _parse(stream: IO[bytes], path: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+def _parse(stream: IO[bytes], path: str, chunk_rows: int | None) -> Frames:
     """CSV (gzip by suffix) or Parquet frames from an open binary stream."""
     if path.lower().endswith((".parquet", ".pq")):
         if chunk_rows is None:
@@ -189,7 +191,7 @@ def _parse(stream: IO[bytes], path: str, chunk_rows: int | None) -> Iterator[pd.
         yield from reader
 
 
-def _parquet_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(stream: IO[bytes], chunk_rows: int) -> Frames:
     """Row batches as frames with the index ``read_parquet`` would give the whole file (pandas'
     metadata rebuilds a stored index column; a stored range is continued across batches)."""
     import pyarrow as pa
@@ -214,7 +216,7 @@ def _parquet_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame
         yield frame
 
 
-def _read_local(path: Path, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+def _read_local(path: Path, chunk_rows: int | None) -> Frames:
     shown = repr(str(path))
     _check_suffix(path.name, shown)
     if not path.exists():
@@ -224,7 +226,7 @@ def _read_local(path: Path, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
     return _guarded_local(path, shown, chunk_rows)
 
 
-def _guarded_local(path: Path, shown: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+def _guarded_local(path: Path, shown: str, chunk_rows: int | None) -> Frames:
     parquet = path.name.lower().endswith((".parquet", ".pq"))
     first = True
     try:
@@ -302,7 +304,7 @@ def out_of_memory(shown: str) -> OutOfMemoryError:
     )
 
 
-def _read_remote(source: str, options: dict[str, Any], chunk_rows: int | None):
+def _read_remote(source: str, options: dict[str, Any], chunk_rows: int | None) -> Frames:
     shown = mask_url(source)
     path = urlsplit(source).path
     _check_suffix(path, shown)
@@ -311,7 +313,7 @@ def _read_remote(source: str, options: dict[str, Any], chunk_rows: int | None):
 
 def _guarded_remote(
     source: str, shown: str, path: str, options: dict[str, Any], chunk_rows: int | None
-) -> Iterator[pd.DataFrame]:
+) -> Frames:
     from fsspec.core import url_to_fs
 
     hint = _endpoint_hint(source, options)
@@ -425,7 +427,7 @@ _READ_ONLY_STATEMENTS = {
 
 def _read_sql(
     source: str, *, query: str | None, table: str | None, chunk_rows: int | None
-) -> Iterator[pd.DataFrame]:
+) -> Frames:
     shown = mask_url(source)
     if (query is None) == (table is None):
         raise DataValidationError(
@@ -449,7 +451,7 @@ def _check_sqlite_file(source: str, shown: str) -> None:
 
 def _guarded_sql(
     source: str, shown: str, *, query: str | None, table: str | None, chunk_rows: int | None
-) -> Iterator[pd.DataFrame]:
+) -> Frames:
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
 
@@ -488,7 +490,7 @@ def _guarded_sql(
 
 def _sql_frames(
     conn: Any, shown: str, *, query: str | None, table: str | None, chunk_rows: int | None
-) -> Iterator[pd.DataFrame]:
+) -> Frames:
     import sqlalchemy as sa
 
     if table is not None:

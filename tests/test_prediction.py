@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -96,3 +98,77 @@ def test_extra_columns_can_be_ignored_and_dropped_columns_are_optional(trained_c
     )
     without_id = predict("churn", new_rows.drop(columns=["customer_id"]), data_dir=data_dir)
     pd.testing.assert_frame_equal(with_extra, without_id)
+
+
+# --- one pass, in chunks (issue 19) ------------------------------------------------------------
+FAMILY_CONFIGS = {
+    "linear": {"C": 1.0},
+    "knn": {"n_neighbors": 7, "weights": "distance"},
+    "random_forest": {"n_estimators": 30, "max_depth": 6, "min_samples_leaf": 2},
+    "lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "num_leaves": 15},
+    "xgboost": {"n_estimators": 40, "learning_rate": 0.1, "max_depth": 4},
+}
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("family", list(FAMILY_CONFIGS))
+def test_one_pass_gives_what_predict_and_predict_proba_gave(churn_csv, family, task):
+    """The label is taken from predict_proba (argmax over classes_); it must be what the
+    model's own predict says, for every family, as the two calls used to give."""
+    from pipelines import build_pipeline, normalise_config
+    from tunelab.registry import RegisteredModel
+    from tunelab.scoring import predict_frame
+
+    frame = pd.read_csv(churn_csv)
+    target = "churned" if task == "binary" else "plan"
+    features, y = frame.drop(columns=[target]), frame[target]
+    schema = infer_schema(features, y, task)
+    config = {"model": {"family": family, **FAMILY_CONFIGS[family]}}
+    config = normalise_config({**config, "feature_selection": {"method": "none"}}, task)
+    model = build_pipeline(config, schema, seed=0).fit(features, y)
+    entry = RegisteredModel("m", 1, Path("."), {"schema": schema.to_dict(), "task": task}, model)
+    got = predict_frame(entry, features)
+    assert (got["prediction"].to_numpy() == model.predict(features)).all()
+    probabilities = model.predict_proba(features)
+    for i, label in enumerate(model.classes_):
+        assert (got[f"proba_{label}"].to_numpy() == probabilities[:, i]).all()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_chunked_prediction_writes_what_a_whole_table_gives(
+    trained_churn, new_rows, suffix, tmp_path
+):
+    from tunelab.batch import predict_source
+    from tunelab.store import open_store
+    from tunelab.tables import write_table
+
+    entry = open_store(str(trained_churn["data_dir"])).load("churn", "latest")
+    source = tmp_path / "rows.csv"
+    new_rows.to_csv(source, index=False)  # customer_id is the key column copied to the output
+    whole = predict("churn", pd.read_csv(source), data_dir=str(trained_churn["data_dir"]))
+    expected = tmp_path / f"whole{suffix}"
+    write_table(with_key_columns(whole, pd.read_csv(source), entry.metadata["schema"]), expected)
+    chunked = tmp_path / f"chunked{suffix}"
+    result = predict_source(entry, str(source), chunked, chunk_rows=7)
+    assert result.rows == len(new_rows) and len(result.predictions) == len(new_rows)
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    got, want = read(chunked), read(expected)
+    # Labels and keys are identical; probabilities may differ in the last bit (BLAS sums a
+    # 7-row block and a 40-row one in a different order).
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-15)
+    assert got["prediction"].tolist() == want["prediction"].tolist()
+
+
+def test_a_bad_row_in_a_later_chunk_leaves_no_output(trained_churn, new_rows, tmp_path):
+    from tunelab.batch import predict_source
+    from tunelab.store import open_store
+
+    entry = open_store(str(trained_churn["data_dir"])).load("churn", "latest")
+    rows = new_rows.astype({"tenure_months": object})
+    rows.iloc[25, rows.columns.get_loc("tenure_months")] = "long"
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    output = tmp_path / "scored.csv"
+    with pytest.raises(DataValidationError, match="'tenure_months' must be numeric"):
+        predict_source(entry, str(source), output, chunk_rows=10)
+    assert list(tmp_path.iterdir()) == [source]

@@ -14,11 +14,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 from _common import bench_env, registered_metadata, run_timed, synthetic_frame, tunelab_command
+
+_STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
+
+
+def _seconds(line: str) -> float | None:
+    match = _STAMP.match(line)
+    if not match:
+        return None
+    hours, minutes, seconds, fraction = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + float(f"0.{fraction or 0}")
+
+
+def after_registration(log: str) -> dict[str, float | None]:
+    """Seconds from the end of registration to the end of the report task and of the run,
+    from the log's own timestamps (the part issue 19 found unbounded)."""
+    marks: dict[str, float | None] = {"registered": None, "report": None, "done": None}
+    for line in log.splitlines():
+        if "register-model" in line and "Finished" in line:
+            marks["registered"] = _seconds(line)
+        elif "write-report" in line and "Finished" in line:
+            marks["report"] = _seconds(line)
+        elif "Done in" in line:
+            marks["done"] = _seconds(line)
+    start = marks["registered"]
+    if start is None:
+        return {"report_seconds": None, "after_registration_seconds": None}
+    report, done = marks["report"], marks["done"]
+    return {
+        "report_seconds": round(report - start, 1) if report is not None else None,
+        "after_registration_seconds": round(done - start, 1) if done is not None else None,
+    }
 
 
 def main() -> int:
@@ -26,6 +58,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=150)
     parser.add_argument("--columns", type=int, default=5000)
     parser.add_argument("--limit", type=float, default=180.0, help="seconds the run may take")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds before it is killed")
     parser.add_argument("--extra", nargs="*", default=[], help="more tunelab run options")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tunelab-wide-") as tmp:
@@ -35,7 +68,7 @@ def main() -> int:
         home = Path(tmp) / "home"
         argv = [*tunelab_command(), "run", "--data", str(data), "--target", target]
         argv += ["--data-dir", str(home), "--name", "wide", *args.extra]
-        timed = run_timed(argv, env=bench_env(Path(tmp) / "prefect"), timeout=args.limit * 3)
+        timed = run_timed(argv, env=bench_env(Path(tmp) / "prefect"), timeout=args.timeout)
         report = home / "registry" / "wide" / "v1" / "report.html"
         metadata = registered_metadata(home, "wide") or {}
         summary = {
@@ -46,6 +79,7 @@ def main() -> int:
             "report": report.is_file(),
             "report_bytes": report.stat().st_size if report.is_file() else 0,
             "test_score": (metadata.get("metrics") or {}).get("test_score"),
+            **after_registration(timed.stderr + timed.stdout),
             "load_start": timed.load_start,
             "load_end": timed.load_end,
         }

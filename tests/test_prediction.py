@@ -172,3 +172,14 @@ def test_a_bad_row_in_a_later_chunk_leaves_no_output(trained_churn, new_rows, tm
     with pytest.raises(DataValidationError, match="'tenure_months' must be numeric"):
         predict_source(entry, str(source), output, chunk_rows=10)
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_api_predict_in_chunks_equals_one_call(trained_churn, new_rows):
+    from tunelab.batch import predict_in_memory
+    from tunelab.store import open_store
+
+    entry = open_store(str(trained_churn["data_dir"])).load("churn", "latest")
+    whole = predict_in_memory(entry, new_rows)
+    chunked = predict_in_memory(entry, new_rows, chunk_rows=6)
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-12, atol=1e-15)
+    assert list(chunked.index) == list(new_rows.index)

@@ -111,7 +111,8 @@ def predict(
     data_dir: str | None = None,
     extra_columns: ExtraColumns = "error",
 ) -> pd.DataFrame:
-    """In-process scoring without a flow run, for notebooks and services."""
-    from tunelab.scoring import predict_frame
+    """In-process scoring without a flow run, for notebooks and services (one pass through the
+    model, 100,000 rows at a time)."""
+    from tunelab.batch import predict_in_memory
 
-    return predict_frame(load_model(name, version, data_dir), data, extra_columns)
+    return predict_in_memory(load_model(name, version, data_dir), data, extra_columns)

@@ -52,6 +52,23 @@ def predict_source(
     return predict_chunks(entry, chunks, output, extra_columns, keep_columns)
 
 
+def predict_in_memory(
+    entry: RegisteredModel,
+    frame: pd.DataFrame,
+    extra_columns: ExtraColumns = "error",
+    chunk_rows: int = CHUNK_ROWS,
+) -> pd.DataFrame:
+    """Predictions for a DataFrame already in memory, scored ``chunk_rows`` at a time so the
+    pipeline's intermediate arrays stay the size of a chunk."""
+    if len(frame) <= chunk_rows:
+        return predict_frame(entry, frame, extra_columns)
+    parts = [
+        predict_frame(entry, frame.iloc[start : start + chunk_rows], extra_columns)
+        for start in range(0, len(frame), chunk_rows)
+    ]
+    return pd.concat(parts)
+
+
 def predict_chunks(
     entry: RegisteredModel,
     chunks: Iterable[pd.DataFrame],

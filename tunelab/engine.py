@@ -303,7 +303,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     result = TrainingResult(
         name=entry.name,
         version=entry.version,
-        location=str(entry.path),
+        location=entry.location,
         run_id=run_id,
         task=prepared.task,
         metric=prepared.metric,

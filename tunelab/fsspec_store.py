@@ -76,6 +76,7 @@ class FsspecStore(VersionedStore):
 
     def _write(self, key: str, payload: bytes, shown: str) -> None:
         try:
+            self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)  # object stores: a no-op
             with self.fs.open(key, "wb") as handle:
                 handle.write(payload)
         except Exception as exc:

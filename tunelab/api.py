@@ -116,8 +116,9 @@ def predict(
     version: int | str = "latest",
     data_dir: str | None = None,
     extra_columns: ExtraColumns = "error",
+    store: str | None = None,
 ) -> pd.DataFrame:
     """In-process scoring without a flow run, for notebooks and services."""
     from tunelab.scoring import predict_frame
 
-    return predict_frame(load_model(name, version, data_dir), data, extra_columns)
+    return predict_frame(load_model(name, version, data_dir, store), data, extra_columns)

@@ -102,6 +102,9 @@ def test_the_cli_uses_a_url_store(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TUNELAB_STORE", url)  # the variable selects it as well
     assert main(["models", "show", "m", "--version", "prod"]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == 1
+    open_store(url=url).attach("m", 1, "report.html", b"<html></html>")
+    assert main(["report", "m", "--version", "prod"]) == 0
+    assert capsys.readouterr().out.strip() == f"{url}/m/v1/report.html"
     assert not (Path.cwd() / "tunelab-data" / "registry" / "m").exists()
 
 

@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.retries import retry_unless_user_error
+from tunelab.card_schema import require_schema
 from tunelab.data import load_table
 from tunelab.keys import with_key_columns
 from tunelab.names import artifact_key, check_model_name
@@ -32,6 +33,7 @@ def load_registered_model(
     data_dir: str | None, name: str, version: str, store: str = ""
 ) -> RegisteredModel:
     entry = open_store(data_dir, store or None).load(name, version)
+    require_schema(entry.name, entry.version, entry.metadata)
     get_run_logger().info("Loaded %s v%d (%s)", entry.name, entry.version, entry.metadata["task"])
     return entry
 

@@ -204,6 +204,13 @@ def _deep_metadata(*argv: str) -> Callable[[Ctx], list[str]]:
     return build
 
 
+def _drop_from_card(c: Ctx, field: str) -> None:
+    meta_file = c.v1 / "metadata.json"
+    card = json.loads(meta_file.read_text())
+    del card[field]
+    meta_file.write_text(json.dumps(card))
+
+
 def _retyped_card(argv: str, **fields: object) -> Callable[[Ctx], list[str]]:
     """A card whose checksum still matches the model but whose fields have the wrong types."""
 
@@ -506,6 +513,12 @@ CASES: dict[str, Case] = {
     ),
     "predict card with task as a number": Case(
         _retyped_card("predict", task=7), 2, "is corrupt (task: ", flow=True
+    ),
+    "predict card without a schema": Case(
+        lambda c: _drop_from_card(c, "schema") or c.predict("--model", "m"),
+        2,
+        "has no input schema",
+        flow=True,
     ),
     "predict card with columns of the wrong shape": Case(
         lambda c: (

@@ -119,6 +119,9 @@ def predict(
     store: str | None = None,
 ) -> pd.DataFrame:
     """In-process scoring without a flow run, for notebooks and services."""
+    from tunelab.card_schema import require_schema
     from tunelab.scoring import predict_frame
 
-    return predict_frame(load_model(name, version, data_dir, store), data, extra_columns)
+    entry = load_model(name, version, data_dir, store)
+    require_schema(entry.name, entry.version, entry.metadata)
+    return predict_frame(entry, data, extra_columns)

@@ -102,3 +102,14 @@ def check_card(data: Any, where: str) -> dict[str, Any]:
             f"The metadata file {where!r} is corrupt ({field}: {problem}); re-register the model"
         ) from None
     return data
+
+
+def require_schema(name: str, version: int, card: dict[str, Any]) -> dict[str, Any]:
+    """The card's input schema, which prediction cannot do without (validated on read)."""
+    schema = card.get("schema")
+    if not isinstance(schema, dict):
+        raise RegistryCorruptError(
+            f"{name} v{version} has no input schema in its card, so it cannot score rows; "
+            "re-register the model"
+        )
+    return schema

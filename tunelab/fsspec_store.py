@@ -10,9 +10,11 @@ registering the *same name* at the same moment should use the file registry.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
+import uuid
 from typing import Any
 
 import pandas as pd
@@ -74,12 +76,21 @@ class FsspecStore(VersionedStore):
                 f"Could not read {shown}: {type(exc).__name__}: {exc}", retryable=True
             ) from None
 
-    def _write(self, key: str, payload: bytes, shown: str) -> None:
+    def _write(self, key: str, payload: bytes, shown: str, whole: bool = False) -> None:
+        """Writes ``key``; ``whole`` writes a temporary object and moves it into place, so a
+        reader never sees the file half-written (a rename on disks, a copy on object stores,
+        where it costs a second upload: used for the small JSON files only)."""
+        target = f"{key}.{uuid.uuid4().hex[:8]}.tmp" if whole else key
         try:
             self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)  # object stores: a no-op
-            with self.fs.open(key, "wb") as handle:
+            with self.fs.open(target, "wb") as handle:
                 handle.write(payload)
+            if whole:
+                self.fs.mv(target, key)
         except Exception as exc:
+            if whole:
+                with contextlib.suppress(Exception):
+                    self.fs.rm(target)
             raise StorageError(
                 f"Could not write {shown}: {type(exc).__name__}: {exc}", retryable=True
             ) from None
@@ -98,7 +109,8 @@ class FsspecStore(VersionedStore):
 
     def write_file(self, name: str, version: int, filename: str, payload: bytes) -> str:
         shown = repr(self.location(name, version, filename))
-        self._write(self._version_key(name, version, filename), payload, shown)
+        whole = filename.endswith(".json")
+        self._write(self._version_key(name, version, filename), payload, shown, whole)
         return self.location(name, version, filename)
 
     # --- listing -------------------------------------------------------------------------------
@@ -126,6 +138,8 @@ class FsspecStore(VersionedStore):
         shown = f"{mask_url(self.url)}/{name}/{ALIAS_FOLDER}"
         found: dict[str, Any] = {}
         for child in self._children(folder):
+            if child.endswith(".tmp"):  # another promote's object, not yet moved into place
+                continue
             match = _ALIAS_OBJECT.fullmatch(child)
             key = f"{folder}/{child}"
             found[match.group(1) if match else child] = parse_json(
@@ -140,7 +154,8 @@ class FsspecStore(VersionedStore):
         resolved = self.resolve_version(name, version)
         self.aliases(name)  # a corrupt alias is reported before anything changes
         key = self._key(name, ALIAS_FOLDER, f"{alias}.json")
-        self._write(key, json.dumps(resolved).encode(), repr(f"{mask_url(self.url)}/{name}"))
+        shown = repr(f"{mask_url(self.url)}/{name}")
+        self._write(key, json.dumps(resolved).encode(), shown, whole=True)
         return resolved
 
     def register(

@@ -332,7 +332,7 @@ def register(
         model=fitted.model, metadata=card.to_dict(), leaderboard=leaderboard_frame(records),
     )  # fmt: skip
     result = TrainingResult(
-        name=entry.name, version=entry.version, location=str(entry.path), run_id=card.run_id,
+        name=entry.name, version=entry.version, location=entry.location, run_id=card.run_id,
         task=card.task, metric=card.metric, outer_cv=card.metrics.outer_cv,
         test_score=fitted.test_score, best_family=card.best_family,
         best_config=card.best["config"], refit_full=fitted.refit_full,

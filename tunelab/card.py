@@ -17,6 +17,9 @@ class DataSummary:
     train_rows: int
     test_rows: int
     dropped_target_rows: int
+    #: With a time column: ``[first, last]`` of the training and of the test rows (ISO-8601).
+    train_period: list[Any] | None = None
+    test_period: list[Any] | None = None
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Metrics:
     outer_folds: list[OuterFoldSummary]
     final_inner_cv: float
     test_score: float
+    #: The weight column every score above is weighted by (None: unweighted).
+    weighted_by: str | None = None
 
 
 @dataclass

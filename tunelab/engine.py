@@ -78,7 +78,9 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     from tunelab.paths import data_dir as resolve_data_dir
     from tunelab.provenance import library_versions
     from tunelab.space import describe_space, portfolio_configs, resolve_families
+    from tunelab.splits import mark_split_columns, period, record_holdout
     from tunelab.tracking import tracking_uri_from
+    from tunelab.weights import weighable_families
 
     runner = runner or LocalRunner()
     clock = RunClock.start(config.time_budget, started or CALL_STARTED.get())
@@ -97,12 +99,13 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     )
     if prepared.dropped_target_rows:
         log.warning("Dropped %d rows with a missing target", prepared.dropped_target_rows)
-    families = resolve_families(config.families, prepared.task)
+    plan = prepared.plan
+    families = weighable_families(resolve_families(config.families, prepared.task), plan, log)
     split = runner.stage(
         "holdout-split", holdout_split, prepared=prepared, test_size=config.test_size,
         seed=config.seed,
     )  # fmt: skip
-    schema = infer_schema(split.X_train, split.y_train, prepared.task)
+    schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), plan)
     for column in schema.columns:
         if column.role == "dropped":
             log.warning("Column %r is not used: %s", column.name, column.reason)
@@ -121,6 +124,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         },
     )
     log.info("Run %s: checkpoints in %s", run_id, run_dir)
+    record_holdout(run_dir, split, plan)
 
     cores = resolve_n_jobs(config.n_jobs)
     workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
@@ -133,6 +137,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         seed=config.seed,
         trial_timeout=config.trial_timeout,
         ensemble_rounds=config.ensemble_size,
+        plan=plan,
     )
     outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
     final_settings = SearchSettings(**base, n_jobs=cores)
@@ -141,7 +146,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     folds = list(range(config.outer_folds))
     batches = [folds[i : i + workers] for i in range(0, len(folds), workers)]
     deadlines = clock.outer_deadlines(config.estimate_share, len(batches))
-    splits = outer_splits(split.y_train, outer_settings, config.outer_folds)
+    splits = outer_splits(split.X_train, split.y_train, outer_settings, config.outer_folds)
     progress = runner.progress()
     calls = [
         dict(
@@ -253,6 +258,8 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
             train_rows=len(split.X_train),
             test_rows=len(split.X_test),
             dropped_target_rows=prepared.dropped_target_rows,
+            train_period=period(split.X_train, plan),
+            test_period=period(split.X_test, plan),
         ),
         # As resolved for this run (the metric and task chosen, the cores used), not as typed.
         parameters={
@@ -271,6 +278,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
             ],
             final_inner_cv=final.best_score,
             test_score=test_score,
+            weighted_by=plan.weight_column,
         ),
         best={
             "family": describe(shipped),

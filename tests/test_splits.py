@@ -238,3 +238,38 @@ def test_prefect_flow_passes_the_split_options_through(prefect_server, tmp_path)
     assert manifest["group_column"] == "shop" and manifest["weight_column"] == "w"
     holdout = split_records(tmp_path, result.run_id)["holdout.json"]["splits"][0]
     assert not set(holdout["train"]["groups"]) & set(holdout["test"]["groups"])
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_a_blend_is_fitted_with_the_row_weights(task):
+    """Soft-voting blends pass weights to their members: a regression member pipeline takes
+    them only as ``model__sample_weight``, so tunelab fits those members itself."""
+    from pipelines import infer_schema
+    from pipelines.ensemble import build_blend
+    from tunelab.weights import fit_weighted
+
+    _, noisy = flipped_copies(rows=300)
+    if task == "regression":  # the flipped copies get the opposite target
+        noisy["label"] = np.where(noisy["w"] > 0, 1.0, -1.0) * (noisy["a"] + noisy["b"])
+    X, y = noisy.drop(columns=["label"]), noisy["label"]
+    schema = infer_schema(X.drop(columns=["w"]), y, task)
+    members = [
+        ({"model": {"family": family, **params}, "feature_selection": {"method": "none"}}, 0.5)
+        for family, params in (
+            ("linear", {"C": 1.0, "class_weight": None} if task == "binary" else {"alpha": 1.0}),
+            ("lightgbm", {**_lightgbm_defaults(task)}),
+        )
+    ]
+    blend = fit_weighted(build_blend(members, schema, seed=0), X, y, noisy["w"])
+    clean = noisy["w"] > 0
+    if task == "binary":
+        quality = roc_auc_score(y[clean], blend.predict_proba(X[clean])[:, 1])
+    else:
+        quality = float(np.corrcoef(y[clean], blend.predict(X[clean]))[0, 1])
+    assert quality > 0.95
+
+
+def _lightgbm_defaults(task: str) -> dict[str, Any]:
+    from models import get_family
+
+    return get_family("lightgbm").portfolio(task)[0]

@@ -197,6 +197,12 @@ def bad_tables() -> list[tuple[dict[str, Any], pd.DataFrame, str]]:
         ({"weight_column": "w"}, weights.assign(w=0.0), "is all zero"),
         ({"weight_column": "patient"}, frame, "must hold numbers"),
         ({"group_column": "patient", "time_column": "x0"}, frame, "not both"),
+        # sorted by label: the earliest rows are all one class, so no fold could be fitted
+        (
+            {"time_column": "t"},
+            frame.assign(t=frame["label"] * 1000 + np.arange(400)),
+            "earliest training part .* holds only class 0",
+        ),
     ]
 
 

@@ -10,7 +10,7 @@ from models.kinds import TaskKind
 from tunelab.config import RunConfig
 from tunelab.data import check_fold_sizes, load_table, split_features_target
 from tunelab.provenance import fingerprint
-from tunelab.splits import SplitPlan, check_split_columns
+from tunelab.splits import SplitPlan, check_early_classes, check_split_columns
 from tunelab.task import resolve_metric, resolve_task
 
 
@@ -47,6 +47,10 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
     check_split_columns(
         validated.features, plan, resolved_task, config.outer_folds, config.inner_folds,
         config.test_size,
+    )  # fmt: skip
+    check_early_classes(
+        validated.features, validated.target, resolved_task, plan, config.outer_folds,
+        config.inner_folds, config.test_size,
     )  # fmt: skip
     return PreparedData(
         source=config.data,

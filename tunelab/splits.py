@@ -222,6 +222,29 @@ def check_split_columns(
         check_weights(frame[plan.weight_column])
 
 
+def check_early_classes(
+    features: pd.DataFrame, target: pd.Series, task: str, plan: SplitPlan,
+    outer_folds: int, inner_folds: int, test_size: float,
+) -> None:  # fmt: skip
+    """Forward chaining trains its first folds on the earliest rows only; if those hold a
+    single class no classifier can be fitted, so every trial would fail. Say so up front."""
+    if not plan.time_column or task == "regression":
+        return
+    key = _time_key(features, plan)
+    train, _ = latest_rows(key, test_size)
+    outer_train, _ = forward_chaining(key[train], outer_folds, plan.gap)[0]
+    rows = train[outer_train]
+    inner_train, _ = forward_chaining(key[rows], inner_folds, plan.gap)[0]
+    earliest = target.iloc[rows[inner_train]]
+    if earliest.nunique() < 2:
+        last = features[plan.time_column].iloc[rows[inner_train]].max()
+        raise DataValidationError(
+            f"With time_column {plan.time_column!r}, the earliest training part (the "
+            f"{len(earliest)} rows up to {last}) holds only class {earliest.tolist()[0]!r}, so no "
+            "classifier can be fitted on it; use fewer outer or inner folds"
+        )
+
+
 def _check_groups(groups: pd.Series, outer_folds: int, inner_folds: int, test_size: float) -> None:
     if groups.isna().any():
         raise DataValidationError(

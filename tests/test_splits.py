@@ -279,3 +279,27 @@ def _lightgbm_defaults(task: str) -> dict[str, Any]:
     from models import get_family
 
     return get_family("lightgbm").portfolio(task)[0]
+
+
+def test_a_class_that_appears_only_late_is_scored_not_fatal(tmp_path):
+    """Forward chaining trains the first folds on early rows only; a class that first appears
+    later (snow after the first winter) is a class those models give probability 0."""
+    rng = np.random.default_rng(3)
+    days = 300
+    signal = rng.normal(size=days)
+    weather = np.where(signal > 0, "sun", "rain").astype(object)
+    late = np.arange(days) > 200
+    weather[late & (signal > 1.0)] = "snow"
+    frame = pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=days, freq="D").strftime("%Y-%m-%d"),
+            "signal": signal,
+            "weather": weather,
+        }
+    )
+    result = tunelab.train(
+        frame, "weather", orchestrate=False, time_column="day", families=["linear"],
+        data_dir=str(tmp_path), **FAST,
+    )  # fmt: skip
+    assert result.metric == "neg_log_loss"
+    assert all(np.isfinite(result.outer_cv["scores"])) and np.isfinite(result.test_score)

@@ -119,6 +119,19 @@ def fold_predictions(estimator: Any, X: pd.DataFrame, classification: bool) -> n
     return np.asarray(estimator.predict(X), dtype=float)
 
 
+def class_probabilities(estimator: Any, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
+    """``predict_proba`` with one column per class of ``classes`` (sorted, as ``np.unique``
+    gives them); a class the fit never saw gets probability 0.
+
+    A group or time fold's training part can lack a rare class; its model is then scored
+    (and blended) as what it is, a model that never predicts that class.
+    """
+    fitted = np.asarray(estimator.predict_proba(X), dtype=float)
+    full = np.zeros((len(fitted), len(classes)), dtype=float)
+    full[:, np.searchsorted(classes, estimator.classes_)] = fitted
+    return full
+
+
 class OutOfFold:
     """Out-of-fold predictions of a search's best fully scored trials, in memory only.
 

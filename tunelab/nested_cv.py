@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import get_scorer
 
 from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
-from tunelab.ensemble import Member, describe
+from tunelab.ensemble import Member, class_probabilities, describe, score_stored
 from tunelab.errors import CheckpointError
 from tunelab.search import (
     ProgressCallback,
@@ -31,7 +30,7 @@ from tunelab.search import (
     run_search,
 )
 from tunelab.splits import inner_fold_splits, outer_fold_splits, record_splits
-from tunelab.weights import fit_weighted, row_weights, weighted_score
+from tunelab.weights import fit_weighted, row_weights, run_scorer, weighted_score
 
 
 @dataclass
@@ -94,11 +93,17 @@ def fit_and_score(
     """Refits what a search chose (one pipeline or a blend) and scores it on unseen rows."""
     model = build_chosen(members, settings, n_jobs)
     weight_column = settings.plan.weight_column
+    weights = row_weights(X_eval, weight_column)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_weighted(model, X_fit, y_fit, row_weights(X_fit, weight_column))
-        scorer = get_scorer(settings.metric)
-        score = weighted_score(scorer, model, X_eval, y_eval, row_weights(X_eval, weight_column))
+        classes = None if settings.schema.task == "regression" else np.unique([*y_fit, *y_eval])
+        scorer = run_scorer(settings.metric, classes)
+        if classes is not None and not np.array_equal(model.classes_, classes):
+            # a class the fit never saw (possible with group or time splits) scores as p=0
+            predictions = class_probabilities(model, X_eval, classes)
+            return model, score_stored(scorer, predictions, y_eval, classes, weights)
+        score = weighted_score(scorer, model, X_eval, y_eval, weights)
     return model, score
 
 

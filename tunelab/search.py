@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
 from hyperopt.exceptions import AllTrialsFailed
-from sklearn.metrics import get_scorer
 
 from pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab import checkpoint as checkpoint_io
 from tunelab.ensemble import (
     Member,
     OutOfFold,
+    class_probabilities,
     fold_predictions,
     member_fold_seconds,
     score_stored,
@@ -41,7 +41,7 @@ from tunelab.errors import SearchFailedError
 from tunelab.interrupt import check_stop
 from tunelab.space import build_space, config_to_vals
 from tunelab.splits import SplitPlan, inner_fold_splits, make_cv
-from tunelab.weights import fit_weighted, row_weights, weighted_score
+from tunelab.weights import fit_weighted, row_weights, run_scorer
 
 __all__ = ["make_cv"]  # the random splitter lives in tunelab.splits; importable from here too
 
@@ -267,9 +267,9 @@ class _Objective:
         #: Rows some fold validates on (forward-chaining folds never validate the earliest).
         self.oof_rows = np.unique(np.concatenate([val for _, val in self.splits]))
         self.oof_weights = None if self.weights is None else self.weights[self.oof_rows]
-        self.scorer = get_scorer(settings.metric)
         classification = settings.schema.task != "regression"
         self.classes: np.ndarray | None = np.unique(y) if classification else None
+        self.scorer = run_scorer(settings.metric, self.classes)
         #: Out-of-fold predictions of the last trial, when it was scored on every fold.
         self.last_oof: np.ndarray | None = None
 
@@ -350,8 +350,8 @@ class _Objective:
     ) -> tuple[float, np.ndarray | None]:
         """The fold's score and its predictions (kept for ensembles), from one predict call.
 
-        Predictions are kept only when they line up with the search's classes (a class
-        missing from a fold's training part would shift the probability columns).
+        Probabilities have a column for every class of the search, also when a class is
+        missing from the fold's training part (a group or time fold can lack a rare class).
         """
         s = self.settings
         estimator = without_booster_refit(
@@ -365,8 +365,9 @@ class _Objective:
             warnings.simplefilter("ignore")
             fit_weighted(estimator, self.X.iloc[train_idx], self.y.iloc[train_idx], w_train)
             if self.classes is not None and not np.array_equal(estimator.classes_, self.classes):
-                return weighted_score(self.scorer, estimator, X_val, y_val, w_val), None
-            predictions = fold_predictions(estimator, X_val, self.classes is not None)
+                predictions = class_probabilities(estimator, X_val, self.classes)
+            else:
+                predictions = fold_predictions(estimator, X_val, self.classes is not None)
         score = score_stored(self.scorer, predictions, y_val, self.classes, w_val)
         return score, predictions
 

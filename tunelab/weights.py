@@ -96,3 +96,19 @@ def weighable_families(families: list[str], plan: Any, log: Any) -> list[str]:
         left_out = ", ".join(f for f in families if f not in kept)
         log.warning("Not searching %s: it takes no row weights (weight_column)", left_out)
     return kept
+
+
+def run_scorer(metric: str, classes: Any = None) -> Any:
+    """The run's scikit-learn scorer. Log loss is told every class of the run: a group or
+    time fold can lack a rare class in its validation part (a season without snow), where
+    ``neg_log_loss`` would otherwise refuse probabilities for classes it does not see."""
+    from sklearn.metrics import get_scorer, log_loss, make_scorer
+
+    if metric != "neg_log_loss" or classes is None:
+        return get_scorer(metric)
+    return make_scorer(
+        log_loss,
+        greater_is_better=False,
+        response_method="predict_proba",
+        labels=list(classes),
+    )

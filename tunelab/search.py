@@ -40,10 +40,9 @@ from tunelab.ensemble import (
 from tunelab.errors import SearchFailedError
 from tunelab.interrupt import check_stop
 from tunelab.space import build_space, config_to_vals
-from tunelab.splits import SplitPlan, inner_fold_splits, make_cv
+from tunelab.splits import SplitPlan, inner_fold_splits
+from tunelab.splits import make_cv as make_cv  # the random splitter, moved to tunelab.splits
 from tunelab.weights import fit_weighted, row_weights, run_scorer
-
-__all__ = ["make_cv"]  # the random splitter lives in tunelab.splits; importable from here too
 
 #: How a trial stopped by the run's deadline is recorded (status ``cut``).
 BUDGET_EXHAUSTED = "time budget exhausted"

@@ -15,10 +15,14 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, estimator: BaseEstimator):
         self.estimator = estimator
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """``sample_weight`` goes to the pipeline's model step (how a soft-voting blend and
+        a weighted run pass row weights)."""
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
-        self.estimator_ = clone(self.estimator).fit(X, self.label_encoder_.transform(y))
+        weights = {} if sample_weight is None else {"model__sample_weight": sample_weight}
+        encoded = self.label_encoder_.transform(y)
+        self.estimator_ = clone(self.estimator).fit(X, encoded, **weights)
         return self
 
     def predict(self, X):

@@ -27,6 +27,9 @@ class DataSummary:
     train_rows: int
     test_rows: int
     dropped_target_rows: int
+    #: With a time column: ``[first, last]`` of the training and of the test rows (ISO-8601).
+    train_period: list[Any] | None = None
+    test_period: list[Any] | None = None
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Metrics:
     outer_folds: list[OuterFoldSummary]
     final_inner_cv: float
     test_score: float
+    #: The weight column every score above is weighted by (None: unweighted).
+    weighted_by: str | None = None
 
 
 @dataclass
@@ -137,6 +142,7 @@ def assemble_card(
     from tunelab.nested_cv import summarise
     from tunelab.provenance import library_versions
     from tunelab.space import describe_space
+    from tunelab.splits import period
 
     config, prepared, split = inputs.config, inputs.prepared, inputs.split
     return ModelCard(
@@ -151,6 +157,8 @@ def assemble_card(
             train_rows=len(split.X_train),
             test_rows=len(split.X_test),
             dropped_target_rows=prepared.dropped_target_rows,
+            train_period=period(split.X_train, prepared.plan),
+            test_period=period(split.X_test, prepared.plan),
         ),
         parameters={
             **config.parameters(),
@@ -168,6 +176,7 @@ def assemble_card(
             ],
             final_inner_cv=final.best_score,
             test_score=test_score,
+            weighted_by=prepared.plan.weight_column,
         ),
         best={
             "family": describe(shipped),

@@ -13,7 +13,14 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.catalog import FAMILY_NAMES
 from models.kinds import TaskOption
@@ -43,6 +50,10 @@ RESUME_KEYS = (
     "families",
     "estimate_share",
     "ensemble_size",
+    "group_column",
+    "time_column",
+    "gap",
+    "weight_column",
 )
 
 
@@ -89,6 +100,25 @@ class RunConfig(BaseModel):
         None, description="Model families to search; default all that fit the task."
     )
     n_jobs: int = Field(-1, ge=-1, description="CPU cores to use (-1 = all).")
+    group_column: str | None = Field(
+        None,
+        description="Column naming the entity of each row (customer, patient): no group is on "
+        "both sides of the test split or of any fold. Not used as a feature.",
+    )
+    time_column: str | None = Field(
+        None,
+        description="Date or number ordering the rows: the test rows are the latest test_size "
+        "share and every fold trains on earlier rows than it validates on.",
+    )
+    gap: int = Field(
+        0, ge=0, description="With time_column: rows left out between each fold's training and "
+        "validation part (e.g. a forecast horizon).",
+    )  # fmt: skip
+    weight_column: str | None = Field(
+        None,
+        description="Column of non-negative row weights used in every fit and every score "
+        "(the metric is then weighted). Not used as a feature.",
+    )
 
     trial_timeout: float | None = Field(
         None,
@@ -174,6 +204,32 @@ class RunConfig(BaseModel):
             return value
         raise ValueError("use 'local' or a scheduler address such as tcp://host:8786")
 
+    @model_validator(mode="after")
+    def _check_split_columns(self) -> RunConfig:
+        """Split columns must differ from the target and from each other; groups and time
+        order are not combined (a grouped forward-chaining split is not implemented)."""
+        if self.group_column and self.time_column:
+            raise ValueError(
+                "give group_column or time_column, not both: grouped time-ordered splits are "
+                "not supported"
+            )
+        if self.gap and not self.time_column:
+            raise ValueError("gap needs time_column (it separates time-ordered folds)")
+        named = {
+            "group_column": self.group_column,
+            "time_column": self.time_column,
+            "weight_column": self.weight_column,
+        }
+        for setting, column in named.items():
+            if column is not None and column == self.target:
+                raise ValueError(f"{setting} {column!r} is the target; name another column")
+        if self.weight_column and self.families == ["knn"]:
+            raise ValueError("knn takes no row weights; with weight_column choose other families")
+        given = [c for c in named.values() if c is not None]
+        if len(set(given)) < len(given):
+            raise ValueError("group_column, time_column and weight_column must be different")
+        return self
+
     @classmethod
     def create(cls, **values: Any) -> RunConfig:
         """Validates ``values`` and turns pydantic's report into one readable line."""
@@ -205,7 +261,9 @@ def describe_validation_error(exc: ValidationError) -> str:
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        if error["type"] == "extra_forbidden":
+        if not error["loc"]:  # a check across settings names them in its message
+            problems.append(message)
+        elif error["type"] == "extra_forbidden":
             problems.append(f"unknown setting {field!r}")
         elif value is None and error["type"] in ("string_type", "missing"):
             problems.append(f"{field} is required")

@@ -167,10 +167,12 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     from pipelines import infer_schema
     from tunelab.paths import data_dir
     from tunelab.space import portfolio_configs, resolve_families
+    from tunelab.splits import mark_split_columns, record_holdout
+    from tunelab.weights import weighable_families
 
-    config = run.config
-    families = resolve_families(config.families, prepared.task)
-    schema = infer_schema(split.X_train, split.y_train, prepared.task)
+    config, splits = run.config, prepared.plan
+    families = weighable_families(resolve_families(config.families, prepared.task), splits, run.log)
+    schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), splits)
     for column in schema.columns:
         if column.role == "dropped":
             run.log.warning("Column %r is not used: %s", column.name, column.reason)
@@ -185,13 +187,14 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     }
     check_run_manifest(run_dir, manifest)
     run.log.info("Run %s: checkpoints in %s", run_id, run_dir)
+    record_holdout(run_dir, split, splits)
     cores = resolve_n_jobs(config.n_jobs)
     workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
     outer = SearchSettings(
         schema=schema, families=tuple(families), metric=prepared.metric,
         inner_folds=config.inner_folds, max_evals=config.trials_per_search, seed=config.seed,
         n_jobs=cores_per_fold, trial_timeout=config.trial_timeout,
-        ensemble_rounds=config.ensemble_size,
+        ensemble_rounds=config.ensemble_size, plan=splits,
     )  # fmt: skip
     return Plan(
         run_id=run_id,
@@ -212,7 +215,7 @@ def estimate(run: Run, plan: Plan, split: HoldoutSplit) -> list[OuterFoldResult]
     folds = list(range(run.config.outer_folds))
     batches = [folds[i : i + plan.workers] for i in range(0, len(folds), plan.workers)]
     deadlines = run.clock.outer_deadlines(run.config.estimate_share, len(batches))
-    splits = outer_splits(split.y_train, plan.outer, run.config.outer_folds)
+    splits = outer_splits(split.X_train, split.y_train, plan.outer, run.config.outer_folds)
     progress = run.runner.progress()
     calls = [
         dict(

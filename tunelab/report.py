@@ -340,6 +340,7 @@ def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.D
     scoring = inputs.card.get("metric")
     seed = int(inputs.card.get("seed") or 0)
     repeats = IMPORTANCE_REPEATS
+    weight_column = (inputs.card.get("metrics") or {}).get("weighted_by")
     if seconds is not None:
         try:
             one_pass = _timed_score(inputs.model, X, y, scoring)
@@ -359,13 +360,18 @@ def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.D
             if rows < len(X):
                 X = X.sample(rows, random_state=0)
                 y = y.loc[X.index]
+    # A weighted run's importance is measured with the same weights as its scores.
+    weights = X[weight_column].to_numpy(dtype=float) if weight_column in X.columns else None
     try:
         result = permutation_importance(
-            inputs.model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed
-        )
+            inputs.model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed,
+            sample_weight=weights,
+        )  # fmt: skip
     except ValueError:  # e.g. roc_auc on a test set that lacks a class: fall back to default
         scoring = None
-        result = permutation_importance(inputs.model, X, y, n_repeats=repeats, random_state=seed)
+        result = permutation_importance(
+            inputs.model, X, y, n_repeats=repeats, random_state=seed, sample_weight=weights
+        )
     frame = pd.DataFrame(
         {
             "column": list(X.columns),
@@ -578,6 +584,12 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _metric_label(card: dict[str, Any]) -> str:
+    weighted_by = (card.get("metrics") or {}).get("weighted_by")
+    metric = str(card.get("metric"))
+    return f"{metric} (weighted by {weighted_by})" if weighted_by else metric
+
+
 def _card_html(inputs: ReportInputs) -> str:
     card = inputs.card
     metrics = card.get("metrics") or {}
@@ -589,7 +601,7 @@ def _card_html(inputs: ReportInputs) -> str:
     rows = [
         ("task", card.get("task")),
         ("target", card.get("target")),
-        ("metric", card.get("metric")),
+        ("metric", _metric_label(card)),
         ("seed", card.get("seed")),
         ("run id", card.get("run_id")),
         *((f"data: {k}", v) for k, v in data.items()),

@@ -31,7 +31,9 @@ def holdout_split(prepared: Any, test_size: float, seed: int) -> Any:
     """The test rows leave here and are not touched again until the final score."""
     from tunelab.holdout import split_holdout
 
-    return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
+    return split_holdout(
+        prepared.features, prepared.target, prepared.task, test_size, seed, prepared.plan
+    )
 
 
 def refit_and_test(members: list[Member], settings: SearchSettings, split: Any):
@@ -48,11 +50,12 @@ def refit_on_all_rows(
 ) -> Any:
     """The shipped model sees every row the user gave, after the test score is recorded."""
     from tunelab.nested_cv import build_chosen
+    from tunelab.weights import fit_weighted, row_weights
 
     model = build_chosen(members, settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(X, y)
+        return fit_weighted(model, X, y, row_weights(X, settings.plan.weight_column))
 
 
 def register_model(

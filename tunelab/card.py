@@ -62,6 +62,15 @@ class ModelCard:
     schema: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
+    #: The training rows' data profile (:func:`tunelab.drift.profile_frame`): what a later
+    #: run's drift check compares its rows with.
+    profile: dict[str, Any] = field(default_factory=dict)
+    #: ``{"name", "version"}`` of the version the search was warm-started from.
+    parent: dict[str, Any] | None = None
+    #: The champion decision (:class:`tunelab.champion.ChampionDecision`) with ``--champion``.
+    champion: dict[str, Any] | None = None
+    #: The drift check against the champion's (or parent's) profile (:class:`DriftReport`).
+    drift: dict[str, Any] | None = None
 
     @property
     def best_family(self) -> str:

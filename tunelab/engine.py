@@ -77,6 +77,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     )
     from tunelab.paths import data_dir as resolve_data_dir
     from tunelab.provenance import library_versions
+    from tunelab.retraining import apply_decision, judge_champion, prepare_retraining
     from tunelab.space import describe_space, portfolio_configs, resolve_families
     from tunelab.tracking import tracking_uri_from
 
@@ -106,6 +107,10 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     for column in schema.columns:
         if column.role == "dropped":
             log.warning("Column %r is not used: %s", column.name, column.reason)
+    retraining = runner.stage(
+        "retraining-inputs", prepare_retraining, config=config, schema=schema,
+        families=families, X_train=split.X_train, log=log,
+    )  # fmt: skip
 
     root = resolve_data_dir(config.data_dir)
     run_id = config.run_id or new_run_id()
@@ -136,7 +141,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     )
     outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
     final_settings = SearchSettings(**base, n_jobs=cores)
-    portfolio = portfolio_configs(prepared.task, families)
+    portfolio = retraining.starting_points + portfolio_configs(prepared.task, families)
 
     folds = list(range(config.outer_folds))
     batches = [folds[i : i + workers] for i in range(0, len(folds), workers)]
@@ -218,6 +223,11 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         "refit-and-test", refit_and_test, members=shipped, settings=final_settings,
         split=split,
     )  # fmt: skip
+    champion = runner.stage(
+        "champion-vs-challenger", judge_champion, config=config, inputs=retraining,
+        task=prepared.task, metric=prepared.metric, X_test=split.X_test, y_test=split.y_test,
+        challenger_score=test_score, log=log,
+    ) if config.champion else None  # fmt: skip
     # A load spike can make the refits slower than planned: refit on all rows only if one
     # more refit like the one just measured still ends within the budget.
     left = clock.left()
@@ -290,6 +300,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         schema=schema.to_dict(),
         versions=library_versions(),
         elapsed_seconds=clock.elapsed(),
+        **retraining.card_fields(champion),
     )
     entry = runner.stage(
         "register-model",
@@ -300,6 +311,11 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         metadata=card.to_dict(),
         leaderboard=leaderboard_frame(records),
     )
+    if champion:
+        runner.stage(
+            "move-alias", apply_decision, data_dir=config.data_dir, name=entry.name,
+            version=entry.version, decision=champion, log=log,
+        )  # fmt: skip
     result = TrainingResult(
         name=entry.name,
         version=entry.version,
@@ -313,6 +329,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         best_config=final.best_config,
         refit_full=refit_full,
         elapsed_seconds=clock.elapsed(),
+        champion=champion,
     )
     outcome = RunOutcome(result, card, records, model, split.X_test, split.y_test)
     report_html = None

@@ -52,3 +52,7 @@ class StorageError(TunelabError, OSError):
     def __init__(self, message: str, *, retryable: bool = False):
         super().__init__(message)
         self.retryable = retryable
+
+
+class DataDriftError(TunelabError, ValueError):
+    """Today's training data drifted from the champion's, and the run was asked to stop."""

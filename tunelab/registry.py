@@ -41,6 +41,7 @@ from tunelab.atomic import (
     write_json_atomic,
 )
 from tunelab.errors import ParameterError, RegistryCorruptError, RegistryError, TunelabError
+from tunelab.lineage import lineage_columns
 from tunelab.model_types import ALLOWED_MODEL_TYPES, unexpected_types
 from tunelab.names import check_alias, check_model_name
 
@@ -369,6 +370,7 @@ class ModelRegistry:
                     outer_cv_std=outer.get("std"),
                     test_score=metrics.get("test_score"),
                     registered_at=meta.get("registered_at"),
+                    **lineage_columns(meta),
                 )
                 if alias_problem:
                     row["problem"] = alias_problem

@@ -90,8 +90,8 @@ def test_production_moves_only_to_a_better_version(prefect_server, tmp_path):
     with get_client(sync_client=True) as client:
         artifacts = {a.key: a.data for a in client.read_latest_artifacts()}
     assert "`production` moved to loop v3: challenger" in artifacts["loop-summary"]
-    assert f"| champion (`production`) | v1 | {decision['score']:.4f} |" in (
-        artifacts["loop-summary"]
+    assert (
+        f"| champion (`production`) | v1 | {decision['score']:.4f} |" in (artifacts["loop-summary"])
     )
     assert "no drift against loop v1" in artifacts["loop-summary"]
     drift_rows = json.loads(artifacts["loop-drift"])

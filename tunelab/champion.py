@@ -69,7 +69,9 @@ def score_champion(
     try:
         return score_rows(model, metric, features, y)
     except Exception as exc:  # e.g. a class it never saw: it cannot compete on these rows
-        raise ChampionUnusable(f"it could not score these rows: {type(exc).__name__}: {exc}")
+        raise ChampionUnusable(
+            f"it could not score these rows: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def decide(
@@ -97,4 +99,3 @@ def decide(
     return ChampionDecision(
         alias, version, champion_score, challenger_score, promoted, min_improvement, reason
     )
-

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from models.catalog import FAMILY_NAMES
 from models.kinds import TaskOption
 from tunelab.errors import ParameterError
-from tunelab.metrics import ALL_METRICS
 from tunelab.lineage import parse_reference
+from tunelab.metrics import ALL_METRICS
 from tunelab.names import check_alias, check_model_name, check_run_id
 
 Metric = Literal[ALL_METRICS]  # type: ignore[valid-type]

@@ -119,7 +119,9 @@ def prepare_retraining(
     if champion is not None:
         inputs.champion_version = champion.version
     elif config.champion:
-        log.info("No version of %s under %r yet: this run's version takes it", name, config.champion)
+        log.info(
+            "No version of %s under %r yet: this run's version takes it", name, config.champion
+        )
     if parent is not None:
         inputs.parent = {"name": parent.name, "version": parent.version}
         inputs.starting_points = warm_starting_points(

@@ -18,7 +18,6 @@ import pandas as pd
 from sklearn.metrics import get_scorer
 
 from pipelines import DataSchema
-from tunelab.scoring import check_prediction_input
 
 
 class ChampionUnusable(Exception):
@@ -56,6 +55,7 @@ def score_champion(
     """The champion's score on ``X``/``y``; :class:`ChampionUnusable` if its schema no longer
     matches (another target or task, or columns it needs are missing or mistyped)."""
     from tunelab.errors import DataValidationError
+    from tunelab.scoring import check_prediction_input  # with the registry: not at start-up
 
     schema = DataSchema.from_dict(card["schema"])
     if schema.task != task or schema.target != y.name:

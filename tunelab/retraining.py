@@ -109,13 +109,19 @@ def prepare_retraining(
     X_train: pd.DataFrame,
     log: Any,
 ) -> RetrainingInputs:
-    """Everything a run needs from earlier versions, before any trial runs."""
-    store = open_store(config.data_dir)
+    """Everything a run needs from earlier versions, before any trial runs.
+
+    A run without ``champion`` or ``warm_start`` only profiles its rows: it does not open
+    the registry here, whose import (skops) would otherwise delay the first trial.
+    """
     name = config.name or default_model_name(config.data, config.target)
+    inputs = RetrainingInputs(name, profile_frame(X_train, schema))
+    if not (config.champion or config.warm_start):
+        return inputs
+    store = open_store(config.data_dir)
     champion = _champion_entry(store, name, config.champion)
     parent = _parent_entry(store, config.warm_start, champion)
-    drift = check_drift(champion or parent, X_train, config, log)
-    inputs = RetrainingInputs(name, profile_frame(X_train, schema), drift=drift)
+    inputs.drift = check_drift(champion or parent, X_train, config, log)
     if champion is not None:
         inputs.champion_version = champion.version
     elif config.champion:

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.card import ModelCard
 from tunelab.names import artifact_key
+from tunelab.retraining_summary import retraining_markdown
 from tunelab.stages import leaderboard_frame
 from tunelab.store import report_location
 
@@ -28,6 +29,7 @@ def summary_markdown(name: str, version: int, location: str, card: ModelCard) ->
 **Task** {card.task} · **target** `{card.target}` · **metric** `{card.metric}` \
 · **seed** {card.seed}
 
+{retraining_markdown(card.to_dict(), name, version)}
 | estimate | value |
 |---|---|
 | nested CV (outer folds) mean ± std | {outer["mean"]:.4f} ± {outer["std"]:.4f} |

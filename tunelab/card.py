@@ -88,6 +88,15 @@ class ModelCard:
     schema: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
+    #: The training rows' data profile (:func:`tunelab.drift.profile_frame`): what a later
+    #: run's drift check compares its rows with.
+    profile: dict[str, Any] = field(default_factory=dict)
+    #: ``{"name", "version"}`` of the version the search was warm-started from.
+    parent: dict[str, Any] | None = None
+    #: The champion decision (:class:`tunelab.champion.ChampionDecision`) with ``--champion``.
+    champion: dict[str, Any] | None = None
+    #: The drift check against the champion's (or parent's) profile (:class:`DriftReport`).
+    drift: dict[str, Any] | None = None
 
     @property
     def best_family(self) -> str:
@@ -135,6 +144,7 @@ def assemble_card(
     refit_full: bool,
     records: list[TrialRecord],
     elapsed_seconds: float,
+    extra: dict[str, Any] | None = None,
 ) -> ModelCard:
     """The card of a finished run: settings as resolved (the task and metric chosen, the
     cores used), not as typed, so a reader can reproduce what actually ran."""
@@ -190,4 +200,5 @@ def assemble_card(
         schema=schema.to_dict(),
         versions=library_versions(),
         elapsed_seconds=elapsed_seconds,
+        **(extra or {}),
     )

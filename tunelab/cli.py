@@ -206,6 +206,11 @@ def print_training_result(result: Any) -> None:
         f"  run id: {result['run_id']}\n"
         f"  wall time: {time.time() - process_started():.1f}s"
     )
+    from tunelab.retraining_summary import decision_line
+
+    line = decision_line(result["champion"], result["name"], result["version"])
+    if line:
+        print(line)
 
 
 def _train(args: argparse.Namespace, config: RunConfig) -> int:

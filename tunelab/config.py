@@ -25,8 +25,9 @@ from pydantic import (
 from models.catalog import FAMILY_NAMES
 from models.kinds import TaskOption
 from tunelab.errors import ParameterError
+from tunelab.lineage import parse_reference
 from tunelab.metrics import ALL_METRICS
-from tunelab.names import check_model_name, check_run_id
+from tunelab.names import check_alias, check_model_name, check_run_id
 
 Metric = Literal[ALL_METRICS]  # type: ignore[valid-type]
 Family = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
@@ -54,7 +55,13 @@ RESUME_KEYS = (
     "time_column",
     "gap",
     "weight_column",
+    "champion",
+    "warm_start",
 )
+
+#: Population stability index above which a feature counts as drifted (0.1-0.2 is usually
+#: read as a moderate shift, above 0.2 as a major one).
+DEFAULT_DRIFT_THRESHOLD = 0.2
 
 
 class RunConfig(BaseModel):
@@ -167,6 +174,38 @@ class RunConfig(BaseModel):
         description="Run outer folds on Dask: 'local' starts a LocalCluster, or a scheduler "
         "address (tcp://host:8786); unset runs them in threads.",
     )
+    champion: str | None = Field(
+        None,
+        description="Alias of the current version of this model (e.g. production): the run "
+        "checks today's data for drift against its training data, starts the search from its "
+        "winners, scores it on this run's held-out test rows and moves the alias to the new "
+        "version only if that scores better. Without a version under the alias, the new "
+        "version takes it.",
+    )
+    min_improvement: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="With champion: how much the new version's test score must exceed the "
+        "champion's, on the same rows, to take the alias.",
+    )
+    warm_start: str | None = Field(
+        None,
+        description="NAME[:VERSION|ALIAS] of a registered version whose winners and best "
+        "trials the search starts from (default with champion: the champion).",
+    )
+    drift_threshold: float = Field(
+        DEFAULT_DRIFT_THRESHOLD,
+        gt=0,
+        allow_inf_nan=False,
+        description="Population stability index above which a feature counts as drifted from "
+        "the champion's (or warm-start version's) training data.",
+    )
+    fail_on_drift: bool = Field(
+        False,
+        description="Stop before training when a feature drifted above drift_threshold "
+        "(default: warn and train).",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -229,6 +268,18 @@ class RunConfig(BaseModel):
         if len(set(given)) < len(given):
             raise ValueError("group_column, time_column and weight_column must be different")
         return self
+
+    @field_validator("champion")
+    @classmethod
+    def _check_champion(cls, value: str | None) -> str | None:
+        return None if value is None else check_alias(value)
+
+    @field_validator("warm_start")
+    @classmethod
+    def _check_warm_start(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_reference(value)
+        return value
 
     @classmethod
     def create(cls, **values: Any) -> RunConfig:

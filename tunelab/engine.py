@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tunelab.holdout import HoldoutSplit
     from tunelab.nested_cv import OuterFoldResult
     from tunelab.prepare import PreparedData
+    from tunelab.retraining import RetrainingInputs
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Plan:
     outer: SearchSettings
     final: SearchSettings
     portfolio: list[dict[str, Any]]
+    #: The champion, parent and drift check of a retraining run (empty without one).
+    retraining: RetrainingInputs
 
 
 @dataclass
@@ -116,13 +119,15 @@ def train(
         outer_results = estimate(run, plan, split)
         choice = choose(run, plan, split, outer_results)
         fitted = refit_and_score(run, plan, split, choice)
+        champion = judge(run, plan, prepared, split, fitted)
         records = [t for r in outer_results for t in r.trials] + choice.search.trials
         card = assemble_card(
             CardInputs(config, prepared, split, plan.run_id, plan.families, plan.final.n_jobs),
             plan.schema, outer_results, choice.search, choice.shipped, fitted.test_score,
             fitted.refit_full, records, run.clock.elapsed(),
+            extra=plan.retraining.card_fields(champion),
         )  # fmt: skip
-        outcome = register(run, card, fitted, records, split)
+        outcome = register(run, card, fitted, records, split, champion)
         publish(run, outcome)
         return outcome
 
@@ -166,6 +171,7 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     """Column roles, the run's checkpoint folder (a resume must match it) and search settings."""
     from pipelines import infer_schema
     from tunelab.paths import data_dir
+    from tunelab.retraining import prepare_retraining
     from tunelab.space import portfolio_configs, resolve_families
     from tunelab.splits import mark_split_columns, record_holdout
     from tunelab.weights import weighable_families
@@ -188,6 +194,10 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     check_run_manifest(run_dir, manifest)
     run.log.info("Run %s: checkpoints in %s", run_id, run_dir)
     record_holdout(run_dir, split, splits)
+    retraining = run.runner.stage(
+        "retraining-inputs", prepare_retraining, config=config, schema=schema,
+        families=families, X_train=split.X_train, log=run.log,
+    )  # fmt: skip
     cores = resolve_n_jobs(config.n_jobs)
     workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
     outer = SearchSettings(
@@ -204,7 +214,8 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
         workers=workers,
         outer=outer,
         final=replace(outer, n_jobs=cores),
-        portfolio=portfolio_configs(prepared.task, families),
+        portfolio=retraining.starting_points + portfolio_configs(prepared.task, families),
+        retraining=retraining,
     )
 
 
@@ -324,22 +335,60 @@ def refit_and_score(run: Run, plan: Plan, split: HoldoutSplit, choice: Choice) -
     return Fitted(model, test_score, refit_full)
 
 
+def judge(
+    run: Run, plan: Plan, prepared: PreparedData, split: HoldoutSplit, fitted: Fitted
+) -> dict[str, Any] | None:
+    """With ``--champion``: the current champion and this run's model on the same test rows."""
+    from tunelab.retraining import judge_champion
+
+    if not run.config.champion:
+        return None
+    return cast(
+        "dict[str, Any] | None",
+        run.runner.stage(
+            "champion-vs-challenger",
+            judge_champion,
+            config=run.config,
+            inputs=plan.retraining,
+            task=prepared.task,
+            metric=prepared.metric,
+            X_test=split.X_test,
+            y_test=split.y_test,
+            challenger_score=fitted.test_score,
+            log=run.log,
+        ),  # fmt: skip
+    )
+
+
 def register(
-    run: Run, card: ModelCard, fitted: Fitted, records: list[TrialRecord], split: HoldoutSplit
+    run: Run,
+    card: ModelCard,
+    fitted: Fitted,
+    records: list[TrialRecord],
+    split: HoldoutSplit,
+    champion: dict[str, Any] | None,
 ) -> RunOutcome:
-    """The model, its card and its leaderboard become the next version in the registry."""
+    """The model, its card and its leaderboard become the next version in the registry;
+    a champion decision then moves (or keeps) its alias."""
+    from tunelab.retraining import apply_decision
+
     config = run.config
     entry = run.runner.stage(
         "register-model", register_model, data_dir=config.data_dir,
         name=config.name or default_model_name(config.data, config.target),
         model=fitted.model, metadata=card.to_dict(), leaderboard=leaderboard_frame(records),
     )  # fmt: skip
+    if champion:
+        run.runner.stage(
+            "move-alias", apply_decision, data_dir=config.data_dir, name=entry.name,
+            version=entry.version, decision=champion, log=run.log,
+        )  # fmt: skip
     result = TrainingResult(
         name=entry.name, version=entry.version, location=entry.location, run_id=card.run_id,
         task=card.task, metric=card.metric, outer_cv=card.metrics.outer_cv,
         test_score=fitted.test_score, best_family=card.best_family,
         best_config=card.best["config"], refit_full=fitted.refit_full,
-        elapsed_seconds=run.clock.elapsed(),
+        elapsed_seconds=run.clock.elapsed(), champion=champion,
     )  # fmt: skip
     return RunOutcome(result, card, records, fitted.model, split.X_test, split.y_test)
 

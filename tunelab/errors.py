@@ -58,3 +58,7 @@ class TrackingError(TunelabError, RuntimeError):
     """The MLflow server refused or could not be reached (its URI shown with secrets masked)."""
 
     retryable = True
+
+
+class DataDriftError(TunelabError, ValueError):
+    """Today's training data drifted from the champion's, and the run was asked to stop."""

@@ -34,6 +34,7 @@ from plotly.graph_objects import Figure
 from plotly.subplots import make_subplots
 
 from tunelab.budget import CLOSING_SECONDS, seconds_left
+from tunelab.report_drift import drift_figure, drift_frame, retraining_html
 
 
 class TrialRecord(Protocol):
@@ -558,6 +559,10 @@ def build_figures(inputs: ReportInputs) -> dict[str, Figure]:
                 fig = attempt(f"{kind} {family}", maker)
                 if fig is not None:
                     figures[f"{kind}/{family}"] = fig
+    if inputs.card.get("drift"):
+        fig = attempt("drift", lambda: drift_figure(inputs.card["drift"]))
+        if fig is not None:
+            figures["drift"] = fig
     fig = attempt("families", lambda: families_figure(inputs.trials, inputs.card, colours))
     if fig is not None:
         figures["families"] = fig
@@ -633,6 +638,7 @@ def _card_html(inputs: ReportInputs) -> str:
 
 _WINNER_KEYS = ("importance", "confusion", "roc", "pr", "predicted_vs_actual", "residuals")
 _SECTIONS = (
+    ("Data drift", ("drift",)),
     ("Search history", ("history/",)),
     ("Hyperparameters", ("slices/", "parallel/")),
     ("Families", ("families",)),
@@ -653,7 +659,7 @@ def render_html(inputs: ReportInputs, figures: dict[str, Figure] | None = None) 
     from plotly.offline import get_plotlyjs
 
     figures = build_figures(inputs) if figures is None else figures
-    parts = [_card_html(inputs)]
+    parts = [_card_html(inputs), retraining_html(inputs.card, inputs.name, inputs.version)]
     for heading, prefixes in _SECTIONS:
         keys = [k for k in figures if any(k == p or k.startswith(p) for p in prefixes)]
         if prefixes[0] == "importance":  # keep the listed order for the winner section
@@ -724,6 +730,9 @@ def publish_prefect_artifacts(
             .agg(["max", "mean", "count"])
         )
         table("families", best, f"Best inner-CV score per family and search: {title}")
+    if inputs.card.get("drift"):
+        drift = inputs.card["drift"]
+        table("drift", drift_frame(drift), f"Data drift against {drift['reference']}: {title}")
     if "importance" in figures:
         bar = figures["importance"].data[0]
         table(

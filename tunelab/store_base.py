@@ -19,6 +19,7 @@ import pandas as pd
 
 from tunelab.card_schema import check_card, parse_json
 from tunelab.errors import ParameterError, RegistryCorruptError, RegistryError, TunelabError
+from tunelab.lineage import lineage_columns
 from tunelab.model_types import check_model_types
 from tunelab.names import check_alias
 from tunelab.store import REPORT_FILE, RegisteredModel, report_location
@@ -189,6 +190,7 @@ def summary_fields(meta: dict[str, Any], aliases: dict[str, int], version: int) 
         "outer_cv_std": outer.get("std"),
         "test_score": metrics.get("test_score"),
         "registered_at": meta.get("registered_at"),
+        **lineage_columns(meta),
     }
 
 

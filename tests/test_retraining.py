@@ -170,13 +170,13 @@ def test_warm_started_search_begins_with_the_parents_winners(tmp_path):
     )
     store = open_store(str(home))
     entry = store.metadata("parent", 1)
-    board = entry.leaderboard()
+    board = store.leaderboard("parent", 1)
     expected = warm_starting_points(entry.metadata, board, "binary", ["linear", "random_forest"])
     assert expected[0] == parent.best_config  # the parent's shipped winner comes first
     assert 1 < len(expected) < TINY_SEARCH["max_evals"]
     ok_final = board[(board["search"] == "final") & (board["status"] == "ok")]
     assert ok_final.sort_values("score")["config"].iloc[-1] in [repr(c) for c in expected]
-    trials = store.metadata("child", child.version).leaderboard()
+    trials = store.leaderboard("child", child.version)
     for search in ("outer-0", "outer-1"):
         first = trials[trials["search"] == search].sort_values("number")["config"]
         firsts = list(first.head(len(expected) + 1))

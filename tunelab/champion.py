@@ -14,8 +14,8 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sklearn.metrics import get_scorer
 
 from pipelines import DataSchema
 
@@ -42,20 +42,33 @@ class ChampionDecision:
         return asdict(self)
 
 
-def score_rows(model: Any, metric: str, X: pd.DataFrame, y: pd.Series) -> float:
-    """A fitted model's score on rows, computed as the run's held-out test score is."""
+def score_rows(
+    model: Any, metric: str, X: pd.DataFrame, y: pd.Series, weights: Any = None
+) -> float:
+    """A fitted model's score on rows, computed as the run's held-out test score is (the same
+    scorer, weighted by the same row weights)."""
+    from tunelab.weights import run_scorer, weighted_score
+
+    classes = None if not hasattr(model, "classes_") else np.unique([*model.classes_, *y])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(get_scorer(metric)(model, X, y))
+        return weighted_score(run_scorer(metric, classes), model, X, y, weights)
 
 
 def score_champion(
-    model: Any, card: dict[str, Any], task: str, metric: str, X: pd.DataFrame, y: pd.Series
+    model: Any,
+    card: dict[str, Any],
+    task: str,
+    metric: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    weight_column: str | None = None,
 ) -> float:
     """The champion's score on ``X``/``y``; :class:`ChampionUnusable` if its schema no longer
     matches (another target or task, or columns it needs are missing or mistyped)."""
     from tunelab.errors import DataValidationError
     from tunelab.scoring import check_prediction_input  # with the registry: not at start-up
+    from tunelab.weights import row_weights
 
     schema = DataSchema.from_dict(card["schema"])
     if schema.task != task or schema.target != y.name:
@@ -67,7 +80,7 @@ def score_champion(
     except DataValidationError as exc:
         raise ChampionUnusable(f"its schema no longer matches the data: {exc}") from None
     try:
-        return score_rows(model, metric, features, y)
+        return score_rows(model, metric, features, y, row_weights(X, weight_column))
     except Exception as exc:  # e.g. a class it never saw: it cannot compete on these rows
         raise ChampionUnusable(
             f"it could not score these rows: {type(exc).__name__}: {exc}"

@@ -71,9 +71,9 @@ def _parent_entry(store: ModelStore, reference: str | None, champion: Any) -> An
     return champion
 
 
-def _leaderboard(entry: Any) -> pd.DataFrame:
+def _leaderboard(store: ModelStore, entry: Any) -> pd.DataFrame:
     try:
-        return entry.leaderboard()
+        return store.leaderboard(entry.name, entry.version)
     except (OSError, ValueError):  # a version without a readable leaderboard: winners only
         return pd.DataFrame()
 
@@ -131,7 +131,7 @@ def prepare_retraining(
     if parent is not None:
         inputs.parent = {"name": parent.name, "version": parent.version}
         inputs.starting_points = warm_starting_points(
-            parent.metadata, _leaderboard(parent), schema.task, families
+            parent.metadata, _leaderboard(store, parent), schema.task, families
         )
         log.info(
             "Warm start from %s v%d: %d of its configurations first",
@@ -158,7 +158,9 @@ def judge_champion(
     if version is not None:
         try:
             entry = open_store(config.data_dir).load(inputs.name, version)
-            score = score_champion(entry.model, entry.metadata, task, metric, X_test, y_test)
+            score = score_champion(
+                entry.model, entry.metadata, task, metric, X_test, y_test, config.weight_column
+            )
         except (ChampionUnusable, RegistryError) as exc:
             problem = str(exc)
             log.warning("Champion %s v%d cannot compete: %s", inputs.name, version, problem)
@@ -175,5 +177,7 @@ def apply_decision(
     if decision is None:
         return
     if decision["promoted"]:
-        open_store(data_dir).set_alias(name, decision["alias"], version)
+        from tunelab.promote import promote
+
+        promote(open_store(data_dir), name, version, decision["alias"])
     log.info("Champion decision: %s", decision_sentence(decision, name, version).replace("`", ""))

@@ -182,6 +182,11 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     for column in schema.columns:
         if column.role == "dropped":
             run.log.warning("Column %r is not used: %s", column.name, column.reason)
+    # Before the run's folder exists: a drift stop (--fail-on-drift) leaves nothing behind.
+    retraining = run.runner.stage(
+        "retraining-inputs", prepare_retraining, config=config, schema=schema,
+        families=families, X_train=split.X_train, log=run.log,
+    )  # fmt: skip
     run_id = config.run_id or new_run_id()
     run_dir = data_dir(config.data_dir) / "runs" / run_id
     manifest = {
@@ -194,10 +199,6 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     check_run_manifest(run_dir, manifest)
     run.log.info("Run %s: checkpoints in %s", run_id, run_dir)
     record_holdout(run_dir, split, splits)
-    retraining = run.runner.stage(
-        "retraining-inputs", prepare_retraining, config=config, schema=schema,
-        families=families, X_train=split.X_train, log=run.log,
-    )  # fmt: skip
     cores = resolve_n_jobs(config.n_jobs)
     workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
     outer = SearchSettings(

@@ -239,7 +239,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         )
 
     records = [t for r in outer_results for t in r.trials] + final.trials
-    outer_summary = summarise([r.score for r in outer_results])
+    outer_summary = summarise([r.score for r in outer_results], prepared.metric)
     name = config.name or default_model_name(config.data, config.target)
     card = ModelCard(
         task=prepared.task,

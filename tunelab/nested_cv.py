@@ -21,6 +21,7 @@ from sklearn.metrics import get_scorer
 
 from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
+from tunelab.card import INTERVAL_LEVEL, estimate_interval
 from tunelab.ensemble import Member, describe
 from tunelab.errors import CheckpointError
 from tunelab.search import (
@@ -163,14 +164,20 @@ def read_fold_result(path: Path) -> OuterFoldResult:
         ) from None
 
 
-def summarise(scores: list[float]) -> dict[str, Any]:
+def summarise(scores: list[float], metric: str | None = None) -> dict[str, Any]:
+    """The outer folds' scores and their summary, with the card's interval
+    (:func:`tunelab.card.estimate_interval`) as ``interval_low``/``interval_high``."""
     values = np.asarray(scores, dtype=float)
+    low, high = estimate_interval([float(v) for v in values], metric)
     return {
         "scores": [float(v) for v in values],
         "mean": float(values.mean()),
         "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
         "min": float(values.min()),
         "max": float(values.max()),
+        "interval_low": low,
+        "interval_high": high,
+        "interval_level": INTERVAL_LEVEL,
     }
 
 

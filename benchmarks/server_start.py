@@ -42,7 +42,7 @@ def command(mode: str, data: str, target: str, data_dir: str, prefect: bool) -> 
 
 def stop_shared_server(env: dict[str, str]) -> None:
     """Ends the server the calls shared, so the benchmark leaves nothing running."""
-    code = "from flows.prefect_setup import stop_shared_server; stop_shared_server()"
+    code = "from flows.local_server import stop_shared_server; stop_shared_server()"
     subprocess.run([sys.executable, "-c", code], env=env, check=False, timeout=60)
 
 
@@ -83,7 +83,10 @@ def main() -> None:
                     print(timed.tail(), file=sys.stderr)
     finally:
         stop_shared_server(env)
-    _common.print_table("Wall time per call (fresh process each)", rows)
+    _common.print_table(
+        "Wall time per call (fresh process each)", rows,
+        ["mode", "call", "wall s", "+ vs no-prefect s", "load", "rc"],
+    )  # fmt: skip
     print(f"\nload average at the end: {_common.load_average()}")
 
 

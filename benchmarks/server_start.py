@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,12 +37,6 @@ def command(mode: str, data: str, target: str, data_dir: str, prefect: bool) -> 
     argv += ["--data-dir", data_dir, "--families", "linear", "--max-evals", "2"]
     argv += ["--outer-folds", "2", "--inner-folds", "2", "--no-report"]
     return argv + ([] if prefect else ["--no-prefect"])
-
-
-def stop_shared_server(env: dict[str, str]) -> None:
-    """Ends the server the calls shared, so the benchmark leaves nothing running."""
-    code = "from flows.local_server import stop_shared_server; stop_shared_server()"
-    subprocess.run([sys.executable, "-c", code], env=env, check=False, timeout=60)
 
 
 def main() -> None:
@@ -82,7 +75,7 @@ def main() -> None:
                 if timed.returncode:
                     print(timed.tail(), file=sys.stderr)
     finally:
-        stop_shared_server(env)
+        _common.stop_shared_prefect_server(env)
     _common.print_table(
         "Wall time per call (fresh process each)", rows,
         ["mode", "call", "wall s", "+ vs no-prefect s", "load", "rc"],

@@ -98,35 +98,48 @@ def start_server_early() -> None:
         return
     if importlib.util.find_spec("prefect") is None:
         return
-    from flows.local_server import acquire, idle_seconds
+    from flows.local_server import idle_seconds
 
     # The folder holding this package, so the server finds create_server_app wherever
     # tunelab was installed from.
     app_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if idle_seconds() > 0:
-        shared, started = acquire(
-            app_dir, lambda port: _server_command(app_dir, port), _free_port(), server_environment()
-        )
-        if not _shared_servers:
-            atexit.register(release_server)
-        _shared_servers.append(shared)
-        _server_url, process = shared.url, shared.process
+        _server_url, process, started = _lease_shared_server(app_dir)
     else:
-        port = _free_port()
-        _server = subprocess.Popen(
-            _server_command(app_dir, port),
-            env=server_environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        _server_url, process, started = f"http://127.0.0.1:{port}/api", _server, True
-        atexit.register(_stop_server)
+        _server_url, process, started = _start_own_server(app_dir)
     os.environ["PREFECT_API_URL"] = _server_url
     _started_urls.add(_server_url)
     if started:
         announce_first_start()
     _start = _ServerStart(_server_url, process)
     pause_collection()
+
+
+def _lease_shared_server(app_dir: str) -> tuple[str, Any, bool]:
+    """The shared server's address and process, and whether this call started it."""
+    from flows.local_server import acquire
+
+    shared, started = acquire(
+        app_dir, lambda port: _server_command(app_dir, port), _free_port(), server_environment()
+    )
+    if not _shared_servers:
+        atexit.register(release_server)
+    _shared_servers.append(shared)
+    return shared.url, shared.process, started
+
+
+def _start_own_server(app_dir: str) -> tuple[str, Any, bool]:
+    """A server for this process only, stopped at its exit."""
+    global _server
+    port = _free_port()
+    _server = subprocess.Popen(
+        _server_command(app_dir, port),
+        env=server_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    atexit.register(_stop_server)
+    return f"http://127.0.0.1:{port}/api", _server, True
 
 
 def _server_command(app_dir: str, port: int) -> list[str]:

@@ -133,9 +133,7 @@ def run_train_flow(config: RunConfig) -> TrainingResult:
         # The address too: a Prefect imported by an earlier call of this process keeps the
         # address it read then, and a shared server that ended while idle has a new one.
         ours = {"flows.heartbeat_frequency": None, "api.url": current_server_url()}
-        quiet = (
-            temporary_settings(updates=ours) if owns_server() else contextlib.nullcontext()
-        )
+        quiet = temporary_settings(updates=ours) if owns_server() else contextlib.nullcontext()
         with quiet:
             result = train_flow(**given)
     finally:

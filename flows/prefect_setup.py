@@ -171,9 +171,26 @@ def _api_configured() -> bool:
         return url not in _started_urls
     settings = sys.modules.get("prefect.settings")
     if settings is None:
-        return False
+        return bool(profile_api_url())
     value = settings.PREFECT_API_URL.value()
     return bool(value) and value not in _started_urls
+
+
+def profile_api_url() -> str:
+    """``PREFECT_API_URL`` of the active Prefect profile (``prefect profile use``, e.g. a
+    Prefect Cloud workspace), read from ``profiles.toml`` without importing Prefect."""
+    import tomllib
+
+    home = os.path.expanduser(os.environ.get("PREFECT_HOME") or "~/.prefect")
+    path = os.environ.get("PREFECT_PROFILES_PATH") or os.path.join(home, "profiles.toml")
+    try:
+        with open(os.path.expanduser(path), "rb") as handle:
+            profiles = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    profile = (profiles.get("profiles") or {}).get(active) or {}
+    return str(profile.get("PREFECT_API_URL") or "") if isinstance(profile, dict) else ""
 
 
 def release_server() -> None:

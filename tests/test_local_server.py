@@ -82,3 +82,22 @@ def test_a_bad_idle_setting_is_one_clear_error(churn_csv, tmp_path):
         "server per call), not 'ten'"
     ]
     assert not (tmp_path / "registry").exists()
+
+
+def test_a_prefect_profile_naming_a_server_is_used_instead(tmp_path):
+    """A user whose active profile points at a server (e.g. Prefect Cloud) gets no local one."""
+    (tmp_path / "profiles.toml").write_text(
+        'active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(PREFECT_HOME=str(tmp_path), TUNELAB_PREFECT_IDLE_SECONDS=str(IDLE))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [APP_DIR, env.get("PYTHONPATH")]))
+    code = (
+        "import os; from flows.prefect_setup import start_server_early, current_server_url; "
+        "start_server_early(); print(repr(current_server_url()), 'PREFECT_API_URL' in os.environ)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["''", "False"], done.stderr
+    assert not (tmp_path / "tunelab-server").exists()

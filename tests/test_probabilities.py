@@ -86,3 +86,18 @@ def test_the_card_and_the_summary_state_the_interval(churn_csv, tmp_path, capsys
     low, high = estimate_interval(outer["scores"], "roc_auc")
     assert (outer["interval_low"], outer["interval_high"]) == (low, high)
     assert f"95% interval: {low:.4f} – {high:.4f}" in capsys.readouterr().out
+
+
+def test_a_blend_of_floored_members_has_no_zero_or_one_probability(wine_csv):
+    from pipelines.ensemble import build_blend
+
+    frame = pd.read_csv(wine_csv)
+    y, X = frame.pop("cultivar"), frame
+    schema = infer_schema(X, y, "multiclass")
+    knn = {"model": {"family": "knn", "n_neighbors": 1, "weights": "uniform", "p": 2},
+           "feature_selection": {"method": "none"}}  # fmt: skip
+    three = {**knn, "model": {**knn["model"], "n_neighbors": 3}}
+    blend = build_blend([(knn, 0.5), (three, 0.5)], schema, seed=0).fit(X, y)
+    proba = blend.predict_proba(X)  # both members are sure of most training rows
+    assert proba.min() > 0 and proba.max() < 1
+    np.testing.assert_allclose(proba.sum(axis=1), 1)

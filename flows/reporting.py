@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.card import ModelCard
+from tunelab.names import artifact_key
 from tunelab.stages import leaderboard_frame
-
-
-def artifact_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "model"
+from tunelab.store import report_location
 
 
 def summary_markdown(name: str, version: int, location: str, card: ModelCard) -> str:
@@ -66,7 +63,7 @@ def publish_artifacts(outcome: Any) -> None:
         markdown=summary_markdown(result.name, result.version, result.location, outcome.card),
         description=f"tunelab {result.name} v{result.version}",
     )
-    report_path = f"{result.location}/report.html"
+    report_path = report_location(result.location)
     if outcome.report is not None:
         from tunelab.report import publish_prefect_artifacts
 

@@ -18,8 +18,8 @@ from tunelab.errors import DataValidationError
 
 if TYPE_CHECKING:  # imported where used: the CLI starts a run without the search's libraries
     from tunelab.outcome import TrainingResult
-    from tunelab.registry import RegisteredModel
     from tunelab.scoring import ExtraColumns
+    from tunelab.store import RegisteredModel
 
 #: ``data`` placeholder while a DataFrame's settings are checked, before it is staged.
 _IN_MEMORY = "in-memory DataFrame"
@@ -119,12 +119,18 @@ def early_server(orchestrate: bool) -> Iterator[None]:
 
 
 def load_model(
-    name: str, version: int | str = "latest", data_dir: str | None = None
+    name: str,
+    version: int | str = "latest",
+    data_dir: str | None = None,
+    store: str | None = None,
 ) -> RegisteredModel:
-    """A registered model (``.model`` is the fitted pipeline), verified against its hash."""
+    """A registered model (``.model`` is the fitted pipeline), verified against its hash.
+
+    ``store`` is a model store URL (default ``$TUNELAB_STORE``, else the data dir's registry).
+    """
     from tunelab.store import open_store
 
-    return open_store(data_dir).load(name, version)
+    return open_store(data_dir, store).load(name, version)
 
 
 def predict(
@@ -133,8 +139,12 @@ def predict(
     version: int | str = "latest",
     data_dir: str | None = None,
     extra_columns: ExtraColumns = "error",
+    store: str | None = None,
 ) -> pd.DataFrame:
     """In-process scoring without a flow run, for notebooks and services."""
+    from tunelab.card_schema import require_schema
     from tunelab.scoring import predict_frame
 
-    return predict_frame(load_model(name, version, data_dir), data, extra_columns)
+    entry = load_model(name, version, data_dir, store)
+    require_schema(entry.name, entry.version, entry.metadata)
+    return predict_frame(entry, data, extra_columns)

@@ -9,7 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines import DataSchema
+    from tunelab.config import RunConfig
+    from tunelab.ensemble import Member
+    from tunelab.holdout import HoldoutSplit
+    from tunelab.nested_cv import OuterFoldResult
+    from tunelab.prepare import PreparedData
+    from tunelab.search import SearchResult, TrialRecord
 
 #: Coverage the card's interval aims at.
 INTERVAL_LEVEL = 0.95
@@ -73,6 +82,17 @@ class TrialCounts:
     pruned: int = 0
     cut: int = 0
 
+    @classmethod
+    def of(cls, statuses: Sequence[str]) -> TrialCounts:
+        """Counts trials by how they ended (``TrialStatus`` values compare equal to these)."""
+        count = {name: sum(s == name for s in statuses) for name in ("failed", "skipped")}
+        return cls(
+            total=len(statuses),
+            pruned=sum(s == "pruned" for s in statuses),
+            cut=sum(s == "cut" for s in statuses),
+            **count,
+        )
+
 
 @dataclass
 class ModelCard:
@@ -115,3 +135,79 @@ class ModelCard:
                 "trials": TrialCounts(**raw["trials"]),
             }
         )
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """What the card records of the run's settings and data, before any search."""
+
+    config: RunConfig
+    prepared: PreparedData
+    split: HoldoutSplit
+    run_id: str
+    families: list[str]
+    cores: int
+
+
+def assemble_card(
+    inputs: CardInputs,
+    schema: DataSchema,
+    outer_results: list[OuterFoldResult],
+    final: SearchResult,
+    shipped: list[Member],
+    test_score: float,
+    refit_full: bool,
+    records: list[TrialRecord],
+    elapsed_seconds: float,
+) -> ModelCard:
+    """The card of a finished run: settings as resolved (the task and metric chosen, the
+    cores used), not as typed, so a reader can reproduce what actually ran."""
+    from tunelab.ensemble import describe
+    from tunelab.nested_cv import summarise
+    from tunelab.provenance import library_versions
+    from tunelab.space import describe_space
+
+    config, prepared, split = inputs.config, inputs.prepared, inputs.split
+    return ModelCard(
+        task=prepared.task,
+        target=config.target,
+        metric=prepared.metric,
+        seed=config.seed,
+        run_id=inputs.run_id,
+        data=DataSummary(
+            source=str(config.data),
+            fingerprint=prepared.fingerprint,
+            train_rows=len(split.X_train),
+            test_rows=len(split.X_test),
+            dropped_target_rows=prepared.dropped_target_rows,
+        ),
+        parameters={
+            **config.parameters(),
+            "task": prepared.task,
+            "metric": prepared.metric,
+            "max_evals": config.trials_per_search,
+            "families": inputs.families,
+            "n_jobs": inputs.cores,
+        },
+        metrics=Metrics(
+            outer_cv=summarise([r.score for r in outer_results], prepared.metric),
+            outer_folds=[
+                OuterFoldSummary(r.fold, r.family, r.score, r.inner_best_score)
+                for r in outer_results
+            ],
+            final_inner_cv=final.best_score,
+            test_score=test_score,
+        ),
+        best={
+            "family": describe(shipped),
+            "config": final.best_config,
+            "ensemble": [m.to_dict() for m in shipped] if len(shipped) > 1 else [],
+            "ensemble_oof_score": final.ensemble_score,
+        },
+        trials=TrialCounts.of([r.status for r in records]),
+        refit_full=refit_full,
+        search_space=describe_space(prepared.task, inputs.families),
+        schema=schema.to_dict(),
+        versions=library_versions(),
+        elapsed_seconds=elapsed_seconds,
+    )

@@ -238,4 +238,4 @@ def heaviest(members: list[Member], count: int) -> list[Member]:
 
 def member_fold_seconds(trials: Sequence[Any]) -> dict[int, float]:
     """Seconds one inner-fold fit of each of a search's trials took: its refit cost, roughly."""
-    return {t.number: t.fit_seconds / max(1, len(t.fold_scores)) for t in trials}
+    return {t.number: t.seconds_per_fold for t in trials}

@@ -698,7 +698,9 @@ def publish_prefect_artifacts(
     lowercase letters, digits and dashes)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    key = re.sub(r"[^a-z0-9-]+", "-", key.lower()).strip("-") or "model"
+    from tunelab.names import artifact_key
+
+    key = artifact_key(key)
     title = inputs.name + (f" v{inputs.version}" if inputs.version is not None else "")
     if figures is None:
         figures = build_figures(inputs)

@@ -10,7 +10,7 @@ import pandas as pd
 from pipelines import DataSchema
 from tunelab.data import check_columns, check_nested_values
 from tunelab.errors import DataValidationError
-from tunelab.registry import RegisteredModel
+from tunelab.store import RegisteredModel
 
 ExtraColumns = Literal["error", "ignore"]
 

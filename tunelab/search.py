@@ -103,6 +103,11 @@ class TrialRecord:
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
 
+    @property
+    def seconds_per_fold(self) -> float:
+        """Seconds one inner-fold fit took: what a refit of this configuration costs, roughly."""
+        return self.fit_seconds / max(1, len(self.fold_scores))
+
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
         del row["fold_scores"]
@@ -214,11 +219,10 @@ def startup_trials(settings: SearchSettings, deadline: float | None) -> int:
     return min(by_count, max(3, len(settings.families)))
 
 
-def family_fold_seconds(records: list[TrialRecord], family: str, folds: int) -> float:
+def family_fold_seconds(records: list[TrialRecord], family: str) -> float:
     """The slowest single-fold fit of ``family`` so far in this search (0 if none yet)."""
-    times = [
-        r.fit_seconds / folds for r in records if r.family == family and r.status == TrialStatus.OK
-    ]
+    ok = TrialStatus.OK
+    times = [r.seconds_per_fold for r in records if r.family == family and r.status == ok]
     return max(times, default=0.0)
 
 
@@ -293,7 +297,7 @@ class _Objective:
         # A fold fit cannot be interrupted, so near the deadline a fold only starts if it is
         # expected to end in time: first from this family's earlier folds, then from this
         # trial's own.
-        fold_seconds = family_fold_seconds(records, family, len(self.splits))
+        fold_seconds = family_fold_seconds(records, family)
         try:
             for fold, (train_idx, val_idx) in enumerate(self.splits):
                 check_stop()

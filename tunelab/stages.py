@@ -72,11 +72,11 @@ def write_report(
 ) -> tuple[dict[str, Any], str]:
     """Plots of the search and of the winner on the test rows, stored with the version."""
     from tunelab.report import build_figures, render_html
-    from tunelab.store import open_store
+    from tunelab.store import REPORT_FILE, open_store
 
     figures = build_figures(inputs)
     html = render_html(inputs, figures)
-    open_store(data_dir).attach(name, version, "report.html", html.encode())
+    open_store(data_dir).attach(name, version, REPORT_FILE, html.encode())
     return figures, html
 
 
@@ -85,6 +85,7 @@ def track_in_mlflow(
 ) -> str | None:
     """Logs the registered run to MLflow; the model is already registered, so a tracking
     failure is reported loudly but does not undo the run."""
+    from tunelab.sources import mask_url
     from tunelab.tracking import log_run
 
     result = outcome.result
@@ -99,10 +100,21 @@ def track_in_mlflow(
             report_html=report_html,
         )
     except Exception as exc:
-        log.error("MLflow logging to %s failed: %s: %s", tracking_uri, type(exc).__name__, exc)
+        log.error("MLflow logging failed: %s", _masked(exc, tracking_uri))
         return None
-    log.info("Logged to MLflow at %s (run %s, model %s)", tracking_uri, run_id, result.name)
+    shown = mask_url(tracking_uri)
+    log.info("Logged to MLflow at %s (run %s, model %s)", shown, run_id, result.name)
     return run_id
+
+
+def _masked(exc: Exception, tracking_uri: str) -> str:
+    """A tracking failure as one line with no credentials (TrackingError is already masked)."""
+    from tunelab.errors import TunelabError
+    from tunelab.tracking import masked_message
+
+    if isinstance(exc, TunelabError):
+        return masked_message(exc, tracking_uri)
+    return f"{type(exc).__name__}: {masked_message(exc, tracking_uri)}"
 
 
 def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:

@@ -16,6 +16,11 @@ from tunelab.store import report_location
 
 def summary_markdown(name: str, version: int, location: str, card: ModelCard) -> str:
     outer = card.metrics.outer_cv
+    interval = (
+        f"{outer['interval_low']:.4f} – {outer['interval_high']:.4f}"
+        if "interval_low" in outer
+        else "-"
+    )
     rows = "\n".join(
         f"| {f.fold} | {f.family} | {f.score:.4f} | {f.inner_best_score:.4f} |"
         for f in card.metrics.outer_folds
@@ -34,6 +39,7 @@ def summary_markdown(name: str, version: int, location: str, card: ModelCard) ->
 |---|---|
 | nested CV (outer folds) mean ± std | {outer["mean"]:.4f} ± {outer["std"]:.4f} |
 | outer-fold range | {outer["min"]:.4f} – {outer["max"]:.4f} |
+| 95% interval for a new held-out score | {interval} |
 | held-out test score | {card.metrics.test_score:.4f} |
 | final search best inner CV | {card.metrics.final_inner_cv:.4f} |
 

@@ -2,6 +2,9 @@
 
 XGBoost insists on integer labels starting at zero; wrapping the whole pipeline once means
 users get their original labels back from ``predict`` and ``classes_`` for every family.
+Every classifier tunelab fits, scores, blends and ships passes through here, so this is also
+where probabilities get their floor (:mod:`pipelines.probabilities`): trials, ensembles, the
+shipped model and its scores all see the same probabilities.
 """
 
 from __future__ import annotations
@@ -10,10 +13,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 
+from pipelines.probabilities import PROBABILITY_FLOOR, floor_probabilities
+
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, estimator: BaseEstimator):
+    #: Models registered before the floor existed load without the attribute and predict
+    #: exactly as they did when they were scored.
+    probability_floor = 0.0
+
+    def __init__(self, estimator: BaseEstimator, probability_floor: float = PROBABILITY_FLOOR):
         self.estimator = estimator
+        self.probability_floor = probability_floor
 
     def fit(self, X, y, sample_weight=None):
         """``sample_weight`` goes to the pipeline's model step (how a soft-voting blend and
@@ -30,4 +40,4 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         return self.label_encoder_.inverse_transform(encoded)
 
     def predict_proba(self, X):
-        return self.estimator_.predict_proba(X)
+        return floor_probabilities(self.estimator_.predict_proba(X), self.probability_floor)

@@ -6,6 +6,7 @@ Typed here, written as JSON (``metadata.json``) by the store, read back with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,34 @@ if TYPE_CHECKING:
     from tunelab.nested_cv import OuterFoldResult
     from tunelab.prepare import PreparedData
     from tunelab.search import SearchResult, TrialRecord
+
+#: Coverage the card's interval aims at.
+INTERVAL_LEVEL = 0.95
+
+
+def estimate_interval(
+    scores: Sequence[float], metric: str | None = None, level: float = INTERVAL_LEVEL
+) -> tuple[float, float]:
+    """Where one more held-out score of the same procedure should fall, from the outer folds.
+
+    A Student-t *prediction* interval, ``mean ± t(k-1, (1+level)/2) · std · sqrt(1 + 1/k)``
+    over the ``k`` outer-fold scores, not a confidence interval for their mean: the claim a
+    user checks is "a new table of this kind scores in here", and the held-out test score is
+    one such draw (its rows are about as many as one outer fold's). With 3 folds ``t`` is 4.30,
+    so the interval is wide: about ±5 fold standard deviations. Scores cannot exceed the
+    metric's best value (1 for AUC, accuracy, F1 and R², 0 for the ``neg_`` losses), so the
+    upper end stops there. One fold, or folds that agree exactly, give a zero-width interval.
+    """
+    k = len(scores)
+    mean = math.fsum(scores) / k
+    if k < 2:
+        return mean, mean
+    from scipy.stats import t
+
+    std = math.sqrt(math.fsum((s - mean) ** 2 for s in scores) / (k - 1))
+    half = float(t.ppf((1 + level) / 2, k - 1)) * std * math.sqrt(1 + 1 / k)
+    best = 0.0 if metric and metric.startswith("neg_") else 1.0 if metric else math.inf
+    return mean - half, min(mean + half, best)
 
 
 @dataclass
@@ -179,7 +208,7 @@ def assemble_card(
             "n_jobs": inputs.cores,
         },
         metrics=Metrics(
-            outer_cv=summarise([r.score for r in outer_results]),
+            outer_cv=summarise([r.score for r in outer_results], prepared.metric),
             outer_folds=[
                 OuterFoldSummary(r.fold, r.family, r.score, r.inner_best_score)
                 for r in outer_results

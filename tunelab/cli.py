@@ -192,6 +192,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.create(**values)
 
 
+def interval_line(outer: dict[str, Any]) -> str:
+    """The card's interval for the estimate, as one summary line (empty for old results)."""
+    if "interval_low" not in outer:
+        return ""
+    level = round(100 * outer.get("interval_level", 0.95))
+    return (
+        f"  {level}% interval: {outer['interval_low']:.4f} – {outer['interval_high']:.4f} "
+        "(where a new held-out score should fall)\n"
+    )
+
+
 def print_training_result(result: Any) -> None:
     outer = result["outer_cv"]
     shipped = " (refitted on all rows)" if result["refit_full"] else ""
@@ -199,6 +210,7 @@ def print_training_result(result: Any) -> None:
         f"\n{result['name']} v{result['version']} ({result['task']}, {result['metric']})\n"
         f"  nested CV: {outer['mean']:.4f} ± {outer['std']:.4f} "
         f"(folds: {', '.join(f'{s:.4f}' for s in outer['scores'])})\n"
+        f"{interval_line(outer)}"
         f"  held-out test: {result['test_score']:.4f}\n"
         f"  winner: {result['best_family']}{shipped}\n"
         f"  best single pipeline: {result['best_config']}\n"

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
+from tunelab.card import INTERVAL_LEVEL, estimate_interval
 from tunelab.ensemble import Member, class_probabilities, describe, score_stored
 from tunelab.errors import CheckpointError
 from tunelab.search import (
@@ -183,14 +184,20 @@ def record_inner_splits(
     record_splits(run_dir / "splits" / f"{label}.inner.json", X, splits, settings.plan)
 
 
-def summarise(scores: list[float]) -> dict[str, Any]:
+def summarise(scores: list[float], metric: str | None = None) -> dict[str, Any]:
+    """The outer folds' scores and their summary, with the card's interval
+    (:func:`tunelab.card.estimate_interval`) as ``interval_low``/``interval_high``."""
     values = np.asarray(scores, dtype=float)
+    low, high = estimate_interval([float(v) for v in values], metric)
     return {
         "scores": [float(v) for v in values],
         "mean": float(values.mean()),
         "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
         "min": float(values.min()),
         "max": float(values.max()),
+        "interval_low": low,
+        "interval_high": high,
+        "interval_level": INTERVAL_LEVEL,
     }
 
 

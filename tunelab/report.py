@@ -595,6 +595,15 @@ def _metric_label(card: dict[str, Any]) -> str:
     return f"{metric} (weighted by {weighted_by})" if weighted_by else metric
 
 
+def _interval_row(outer: dict[str, Any]) -> list[tuple[str, str]]:
+    """The card's interval for a new held-out score (cards before it existed have none)."""
+    if "interval_low" not in outer:
+        return []
+    level = round(100 * outer.get("interval_level", 0.95))
+    label = f"{level}% interval for a new held-out score"
+    return [(label, f"{_fmt(outer['interval_low'])} – {_fmt(outer['interval_high'])}")]
+
+
 def _card_html(inputs: ReportInputs) -> str:
     card = inputs.card
     metrics = card.get("metrics") or {}
@@ -614,6 +623,7 @@ def _card_html(inputs: ReportInputs) -> str:
     estimate = [
         ("nested CV mean ± std", f"{_fmt(outer.get('mean'))} ± {_fmt(outer.get('std'))}"),
         ("outer-fold range", f"{_fmt(outer.get('min'))} – {_fmt(outer.get('max'))}"),
+        *_interval_row(outer),
         ("outer-fold scores", ", ".join(_fmt(s) for s in outer.get("scores") or [])),
         ("held-out test score", _fmt(metrics.get("test_score"))),
         ("final search best inner CV", _fmt(metrics.get("final_inner_cv"))),

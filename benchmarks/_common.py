@@ -171,6 +171,13 @@ def bench_env(prefect_home: str | Path | None = None) -> dict[str, str]:
     return env
 
 
+def stop_shared_prefect_server(env: dict[str, str]) -> None:
+    """Ends the local Prefect server the benchmark's runs shared (``flows.local_server``),
+    so a benchmark leaves nothing running; its idle timeout would end it later anyway."""
+    code = "from flows.local_server import stop_shared_server; stop_shared_server()"
+    subprocess.run([sys.executable, "-c", code], env=env, check=False, timeout=60)
+
+
 def registered_metadata(data_dir: str | Path, name: str) -> dict[str, Any] | None:
     """The latest registered version's metadata.json, read as a file (no tunelab import)."""
     root = Path(data_dir) / "registry" / name

@@ -14,9 +14,17 @@ outside (spawn to exit), one after another within each dataset x seed:
 * ``flaml``: ``AutoML.fit(time_budget=...)``; ``autogluon``: ``TabularPredictor.fit(
   presets="medium_quality", time_limit=...)``, each told the time left until spawn + B.
 
-Every run appends one JSON line to ``--out`` (runs already there are skipped, so a long run
-resumes); ``--report FILE`` prints the tables from a results file. Ties: |Δ| < 0.002, or for
-log loss < 0.5% of the larger loss.
+Every system is re-run in this invocation, interleaved: for each (budget, seed, table) the
+chosen systems run in turn (who goes first rotates), so they share the machine's load. Each
+run appends one JSON line to ``--out`` as it ends, tagged with this invocation's
+``session``; nothing is read back from an earlier invocation to skip or fill in a run. A long
+benchmark can be split into several invocations (``--tables``, ``--budgets``, ``--seeds``,
+``--systems``) appending to one file: the report compares, per (budget, table, seed), only
+the records of the latest session that ran it. Each record has the load average at its start
+and end and its wall time; tunelab's also its nested-CV estimate and the card's interval,
+and the report counts how often the unseen score falls inside that interval (coverage).
+``--report FILE`` prints the tables from a results file. Ties: |Δ| < 0.002, or for log loss
+< 0.5% of the larger loss.
 """
 
 from __future__ import annotations
@@ -232,19 +240,9 @@ def warm_up(entry: dict[str, Any], data_dir: Path, work: Path, env: dict[str, st
         print("    " + timed.tail().replace("\n", "\n    "), flush=True)
 
 
-def done_keys(path: Path) -> set[tuple]:
-    keys = set()
-    for line in path.read_text().splitlines() if path.exists() else []:
-        if line.strip():
-            r = json.loads(line)
-            if r.get("score") is not None or r.get("final_failure"):
-                keys.add((r["budget"], r["dataset"], r["seed"], r["system"]))
-    return keys
-
-
 def run(args: argparse.Namespace) -> None:
     data_dir = Path(args.data).resolve()
-    entries = _common.pick_datasets(data_dir, args.datasets)
+    entries = _common.pick_datasets(data_dir, args.tables)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
@@ -253,7 +251,7 @@ def run(args: argparse.Namespace) -> None:
         if system != "tunelab" and not Path(args.python[system]).exists():
             raise SystemExit(f"{system}: no interpreter at {args.python[system]} (README.md)")
     out = Path(args.out)
-    done = done_keys(out)
+    session = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     work = Path(args.work or tempfile.mkdtemp(prefix="tunelab-bench-quality-"))
     env = _common.bench_env(prefect_home=work / "prefect-home")
 
@@ -262,27 +260,40 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"budgets {args.budgets}, seeds {args.seeds}, systems {systems}, n_jobs {args.n_jobs}, "
         f"tunelab mode {'--no-prefect' if args.no_prefect else 'prefect (default)'}, "
-        f"results -> {out}, work {work}",
+        f"results -> {out} (session {session}), work {work}",
         flush=True,
     )
-    if "tunelab" in systems and not args.no_prefect:
-        manifest = _common.read_manifest(data_dir)
-        warm_up(next((e for e in manifest if e["name"] == "mpg"), entries[0]), data_dir, work, env)
+    try:
+        if "tunelab" in systems and not args.no_prefect:
+            manifest = _common.read_manifest(data_dir)
+            mpg = next((e for e in manifest if e["name"] == "mpg"), entries[0])
+            warm_up(mpg, data_dir, work, env)
+        run_all(args, entries, systems, work, env, out, session)
+    finally:
+        _common.stop_shared_prefect_server(env)
+    print(f"\nload average at the end: {_common.load_average()}")
+    report(out, budgets=args.budgets, session=session)
+
+
+def run_all(
+    args: argparse.Namespace, entries: list[dict[str, Any]], systems: list[str], work: Path,
+    env: dict[str, str], out: Path, session: str,
+) -> None:  # fmt: skip
+    """Every (budget, seed, table), and in each every system in turn, first one rotating."""
+    data_dir = Path(args.data).resolve()
     for budget in args.budgets:
         for seed in args.seeds:
             for d_index, entry in enumerate(entries):
-                todo = [s for s in systems if (budget, entry["name"], seed, s) not in done]
-                if not todo:
-                    continue
+                todo = list(systems)
                 split = make_split(entry, data_dir, seed, work)
                 shift = (d_index + seed) % len(todo)
                 for system in todo[shift:] + todo[:shift]:  # rotate who goes first
                     if args.stop_at and dt.datetime.now(dt.timezone.utc) >= args.stop_at:
                         print(f"stop-at {args.stop_at:%H:%M} UTC reached: no new runs")
-                        report(out, budgets=args.budgets)
                         return
                     record = run_system(system, entry, split, budget, seed, work, args, env)
                     record["commit"] = _common.git_revision()
+                    record["session"] = session
                     with out.open("a") as handle:
                         handle.write(json.dumps(record, default=str) + "\n")
                     shown = "FAILED" if record["score"] is None else f"{record['score']:.4f}"
@@ -295,29 +306,47 @@ def run(args: argparse.Namespace) -> None:
                     if record["score"] is None:
                         print("    " + record["command"] + "\n    " + record["error"].replace(
                             "\n", "\n    "), flush=True)  # fmt: skip
-    print(f"\nload average at the end: {_common.load_average()}")
-    report(out, budgets=args.budgets)
 
 
 # --------------------------------------------------------------------------- report
 
 
-def latest_records(path: Path) -> list[dict[str, Any]]:
-    """One record per (budget, dataset, seed, system): the last one written."""
+def latest_records(path: Path, session: str | None = None) -> list[dict[str, Any]]:
+    """Per (budget, dataset, seed): the records of the latest session that ran it (one per
+    system, the last written), so systems are compared only within one interleaved run;
+    ``session`` keeps that session's records only."""
     by_key: dict[tuple, dict[str, Any]] = {}
+    latest: dict[tuple, str] = {}
     for line in path.read_text().splitlines():
         if line.strip():
             r = json.loads(line)
-            by_key[(r["budget"], r["dataset"], r["seed"], r["system"])] = r
-    return list(by_key.values())
+            r.setdefault("session", "")
+            if session is not None and r["session"] != session:
+                continue
+            cell = (r["budget"], r["dataset"], r["seed"])
+            latest[cell] = max(latest.get(cell, ""), r["session"])
+            by_key[(*cell, r["system"])] = r
+    return [
+        r for r in by_key.values() if r["session"] == latest[r["budget"], r["dataset"], r["seed"]]
+    ]
 
 
-def report(path: Path, budgets: list[float] | None = None) -> None:
-    records = latest_records(path)
+def report(path: Path, budgets: list[float] | None = None, session: str | None = None) -> None:
+    records = latest_records(path, session)
     if budgets:
         records = [r for r in records if r["budget"] in budgets]
     for budget in sorted({r["budget"] for r in records}):
         report_budget(budget, [r for r in records if r["budget"] == budget])
+
+
+def card_interval(record: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The model card's interval for the estimate, on the benchmark's scale (log loss as a
+    loss), or (None, None) for cards from before it existed."""
+    outer = (record.get("info") or {}).get("outer_cv") or {}
+    if "interval_low" not in outer:
+        return None, None
+    low, high = float(outer["interval_low"]), float(outer["interval_high"])
+    return (-high, -low) if record["metric"] == "log_loss" else (low, high)
 
 
 def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
@@ -343,6 +372,15 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
         "Scores on the unseen 20% (roc_auc and r2: higher is better; log_loss: lower is better)",
         rows,
     )
+    runs = [
+        {"dataset": key[0], "seed": key[1], "system": s, "wall s": c[s]["wall"],
+         "x budget": c[s]["ratio"], "load at start": c[s]["load_start"],
+         "load at end": c[s]["load_end"], "when": c[s].get("when", "")[11:19]}
+        for key in order
+        for c in [cells[key]]
+        for s in sorted(c, key=lambda s: c[s].get("when", ""))
+    ]  # fmt: skip
+    _common.print_table("Every run in the order it ran: wall time and load average", runs)
 
     wtl = []
     for peer in [s for s in systems if s != "tunelab"]:
@@ -390,6 +428,7 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
             continue
         # tunelab reports neg_log_loss (greater is better); compare as a loss.
         estimate = -estimate if r["metric"] == "log_loss" else estimate
+        low, high = card_interval(r)
         nested.append(
             {
                 "dataset": key[0],
@@ -398,6 +437,8 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
                 "nested-CV estimate": estimate,
                 "unseen 20%": r["score"],
                 "gap (estimate - unseen)": estimate - r["score"],
+                "interval": "-" if low is None else f"{low:.4f} .. {high:.4f}",
+                "inside": None if low is None else ("yes" if low <= r["score"] <= high else "no"),
                 "tunelab's own test": (
                     -info["internal_test_score"]
                     if r["metric"] == "log_loss"
@@ -412,6 +453,12 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
         by_metric = defaultdict(list)
         for row in nested:
             by_metric[row["metric"]].append(abs(row["gap (estimate - unseen)"]))
+        judged = [row["inside"] for row in nested if row["inside"] is not None]
+        if judged:
+            print(
+                f"\nunseen score inside the card's 95% interval: {judged.count('yes')} of "
+                f"{len(judged)} ({100 * judged.count('yes') / len(judged):.0f}%)"
+            )
         print(
             "\nmean |nested-CV estimate - unseen score|: "
             + ", ".join(f"{m} {statistics.mean(v):.4f} (n={len(v)})" for m, v in by_metric.items())
@@ -447,7 +494,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", type=float, nargs="+", default=[30.0, 120.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--datasets", default="all", help="name,name,... from the manifest")
+    parser.add_argument(
+        "--tables", "--datasets", dest="tables", default="all",
+        help="name,name,... from the manifest (default: all of them)",
+    )  # fmt: skip
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--data", default=str(_common.DEFAULT_DATA_DIR), help="datasets folder")
     parser.add_argument("--out", default="results.jsonl", help="JSON lines appended per run")

@@ -29,7 +29,9 @@ DEFAULT_CRON = "0 3 * * *"
 
 
 def build_deployments(cron: str | None = DEFAULT_CRON) -> list[RunnerDeployment]:
-    """The training deployment defaults to the bundled example so "Run" works out of the box.
+    """The training deployment defaults to the bundled example so "Run" works out of the box,
+    and to ``champion="production"``: each scheduled run warm-starts from the production
+    version, checks today's data for drift against it, and takes the alias only if better.
 
     One training run at a time (``concurrency_limit=1``): a frequent schedule of a long run
     must queue, not pile up runs that fight for the same cores.
@@ -42,9 +44,12 @@ def build_deployments(cron: str | None = DEFAULT_CRON) -> list[RunnerDeployment]
                 "data": str(example_data_path()),
                 "target": EXAMPLE_TARGET,
                 "max_evals": 10,
+                # A scheduled retrain replaces production only with a better version.
+                "champion": "production",
             },
             concurrency_limit=1,
-            description="Nested-CV TPE search; registers the winning pipeline.",
+            description="Nested-CV TPE search; registers the winning pipeline and moves "
+            "'production' to it only if it beats the current one on the same test rows.",
             tags=["tunelab", "training"],
         ),
         predict_flow.to_deployment(

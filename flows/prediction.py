@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -13,11 +12,11 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.retries import retry_unless_user_error
 from tunelab.batch import BatchPrediction, predict_source
-from tunelab.names import check_model_name
+from tunelab.card_schema import require_schema
+from tunelab.names import artifact_key, check_model_name
 from tunelab.paths import data_dir as resolve_data_dir
-from tunelab.registry import RegisteredModel
 from tunelab.sources import mask_url
-from tunelab.store import open_store
+from tunelab.store import RegisteredModel, open_store
 from tunelab.tables import check_output_path, markdown_table
 
 
@@ -28,8 +27,11 @@ from tunelab.tables import check_output_path, markdown_table
     retry_delay_seconds=1,
     retry_condition_fn=retry_unless_user_error,
 )
-def load_registered_model(data_dir: str | None, name: str, version: str) -> RegisteredModel:
-    entry = open_store(data_dir).load(name, version)
+def load_registered_model(
+    data_dir: str | None, name: str, version: str, store: str = ""
+) -> RegisteredModel:
+    entry = open_store(data_dir, store or None).load(name, version)
+    require_schema(entry.name, entry.version, entry.metadata)
     get_run_logger().info("Loaded %s v%d (%s)", entry.name, entry.version, entry.metadata["task"])
     return entry
 
@@ -78,6 +80,7 @@ def predict_flow(
     table: str = "",
     query: str = "",
     keep_columns: list[str] | None = None,
+    store: str = "",
 ) -> dict[str, Any]:
     """Scores `data` with a registered model and writes predictions (and class probabilities).
 
@@ -93,13 +96,15 @@ def predict_flow(
         query: SQL query to read when data is a database URL.
         keep_columns: Input columns copied into the output next to the predictions; default
             the identifier columns the model does not use (e.g. customer_id).
+        store: Model store URL (e.g. s3://bucket/registry); default $TUNELAB_STORE, else
+            the data dir's registry.
     """
     check_model_name(model_name)
     root = resolve_data_dir(data_dir or None)
-    entry = load_registered_model(data_dir or None, model_name, version)
+    entry = load_registered_model(data_dir or None, model_name, version, store)
     path = check_output_path(Path(output) if output else default_output_path(root, entry))
     scored = score_table(entry, data, path, table, query, extra_columns, keep_columns)
-    key = re.sub(r"[^a-z0-9-]+", "-", entry.name.lower()).strip("-") or "model"
+    key = artifact_key(entry.name)
     if entry.metadata["task"] == "regression":
         overview = scored.predictions.describe().rename("value").reset_index()
     else:

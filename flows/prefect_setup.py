@@ -35,6 +35,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 #: The embedded server this process started, if any (see :func:`start_server_early`).
 _server: subprocess.Popen[bytes] | None = None
 _server_url = ""
+#: The shared servers this process leased (see :mod:`flows.local_server`), and every
+#: address this process pointed itself at.
+_shared_servers: list[Any] = []
+_started_urls: set[str] = set()
 #: Seconds between two looks at a starting server.
 POLL_SECONDS = 0.05
 #: The training flow's name (``flows.training``), which the server warm-up creates early.
@@ -60,8 +64,9 @@ def server_environment() -> dict[str, str]:
 
 
 def owns_server() -> bool:
-    """Whether this process talks to the embedded server it started itself."""
-    return _server is not None and os.environ.get("PREFECT_API_URL") == _server_url
+    """Whether this process talks to an embedded server tunelab started (itself or, for a
+    shared one, an earlier call)."""
+    return bool(_server_url) and os.environ.get("PREFECT_API_URL") == _server_url
 
 
 def _free_port() -> int:
@@ -81,45 +86,124 @@ def start_server_early() -> None:
     ``PREFECT_API_URL``. A thread waits for it to answer and sends it the first requests a
     flow run makes, so its one-off warm-up (database connections, first queries) also happens
     while this process is busy; the garbage collector is paused meanwhile (see
-    :func:`pause_collection`). It is stopped at exit without waiting for its shutdown.
+    :func:`pause_collection`).
+
+    By default the server is shared (:mod:`flows.local_server`): a server an earlier call
+    left running is reused, and one started now outlives this process until it has been idle
+    for ``TUNELAB_PREFECT_IDLE_SECONDS``. With that set to 0 the server is this process's
+    own, stopped at exit without waiting for its shutdown.
     """
-    global _server, _server_url
-    if os.environ.get("PREFECT_API_URL") or _server is not None:
+    global _server, _server_url, _start
+    if _server is not None or _api_configured():
         return
     if importlib.util.find_spec("prefect") is None:
         return
+    from flows.local_server import idle_seconds
+
     # The folder holding this package, so the server finds create_server_app wherever
     # tunelab was installed from.
     app_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if idle_seconds() > 0:
+        _server_url, process, started = _lease_shared_server(app_dir)
+    else:
+        _server_url, process, started = _start_own_server(app_dir)
+    os.environ["PREFECT_API_URL"] = _server_url
+    _started_urls.add(_server_url)
+    if started:
+        announce_first_start()
+    _start = _ServerStart(_server_url, process)
+    pause_collection()
+
+
+def _lease_shared_server(app_dir: str) -> tuple[str, Any, bool]:
+    """The shared server's address and process, and whether this call started it."""
+    from flows.local_server import acquire
+
+    shared, started = acquire(
+        app_dir, lambda port: _server_command(app_dir, port), _free_port(), server_environment()
+    )
+    if not _shared_servers:
+        atexit.register(release_server)
+    _shared_servers.append(shared)
+    return shared.url, shared.process, started
+
+
+def _start_own_server(app_dir: str) -> tuple[str, Any, bool]:
+    """A server for this process only, stopped at its exit."""
+    global _server
     port = _free_port()
     _server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--app-dir",
-            app_dir,
-            "--factory",
-            f"{__name__}:create_server_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "error",
-            "--lifespan",
-            "on",
-        ],  # fmt: skip
+        _server_command(app_dir, port),
         env=server_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    _server_url = f"http://127.0.0.1:{port}/api"
-    os.environ["PREFECT_API_URL"] = _server_url
     atexit.register(_stop_server)
-    announce_first_start()
-    _STARTS[_server] = _ServerStart(_server_url, _server)
-    pause_collection()
+    return f"http://127.0.0.1:{port}/api", _server, True
+
+
+def _server_command(app_dir: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        app_dir,
+        "--factory",
+        f"{__name__}:create_server_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "error",
+        "--lifespan",
+        "on",
+    ]  # fmt: skip
+
+
+def _api_configured() -> bool:
+    """Whether the caller chose a Prefect API (``PREFECT_API_URL``, or Prefect's settings once
+    it is imported, e.g. a test harness): then no server is started. Addresses of servers
+    this process started itself do not count: a later call checks those again."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url not in _started_urls
+    settings = sys.modules.get("prefect.settings")
+    if settings is None:
+        return bool(profile_api_url())
+    value = settings.PREFECT_API_URL.value()
+    return bool(value) and value not in _started_urls
+
+
+def profile_api_url() -> str:
+    """``PREFECT_API_URL`` of the active Prefect profile (``prefect profile use``, e.g. a
+    Prefect Cloud workspace), read from ``profiles.toml`` without importing Prefect."""
+    import tomllib
+
+    home = os.path.expanduser(os.environ.get("PREFECT_HOME") or "~/.prefect")
+    path = os.environ.get("PREFECT_PROFILES_PATH") or os.path.join(home, "profiles.toml")
+    try:
+        with open(os.path.expanduser(path), "rb") as handle:
+            profiles = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    profile = (profiles.get("profiles") or {}).get(active) or {}
+    return str(profile.get("PREFECT_API_URL") or "") if isinstance(profile, dict) else ""
+
+
+def release_server() -> None:
+    """This process's calls are done with the shared server: its idle clock may start."""
+    from flows.local_server import release
+
+    for shared in _shared_servers:
+        release(shared)
+
+
+def current_server_url() -> str:
+    """The address of the server :func:`start_server_early` found or started ("" if none)."""
+    return _server_url
 
 
 #: Whether :func:`pause_collection` paused the garbage collector (and it is still paused).
@@ -154,7 +238,9 @@ def create_server_app() -> Any:
     try:
         from prefect.server.api.server import create_app
 
-        return create_app()
+        from flows.local_server import watch_when_idle
+
+        return watch_when_idle(create_app())
     finally:
         gc.freeze()
         gc.enable()
@@ -164,14 +250,14 @@ class _ServerStart:
     """Waits, on a thread of its own, for a server to answer, then warms it up; an error is
     kept for whoever waits on it (see :func:`wait_for_early_start`)."""
 
-    def __init__(self, api_url: str, process: subprocess.Popen[bytes]):
+    def __init__(self, api_url: str, process: Any):
         self.ready = threading.Event()
         self.failure: BaseException | None = None
         threading.Thread(
             target=self._watch, args=(api_url, process), name="prefect-server-start", daemon=True
         ).start()
 
-    def _watch(self, api_url: str, process: subprocess.Popen[bytes]) -> None:
+    def _watch(self, api_url: str, process: Any) -> None:
         try:
             wait_until_healthy(api_url, process)
             warm_up(api_url)
@@ -186,8 +272,8 @@ class _ServerStart:
             raise self.failure
 
 
-#: The start of each server :func:`start_server_early` started.
-_STARTS: dict[subprocess.Popen[bytes], _ServerStart] = {}
+#: The start of the server :func:`start_server_early` started or found last.
+_start: _ServerStart | None = None
 
 
 def warm_up(api_url: str) -> None:
@@ -211,17 +297,18 @@ def _stop_server() -> None:
 
 
 def stop_early_server() -> None:
-    """Stops the early server and forgets it (for callers that run several commands in one
-    process, such as tests calling the CLI's ``main``)."""
-    global _server, _server_url
-    if _server is None:
+    """Stops this process's early server (a shared one is only released) and forgets it,
+    for callers that run several commands in one process, such as tests calling ``main``."""
+    global _server, _server_url, _start
+    if not _server_url:
         return
     _stop_server()
+    release_server()
     resume_collection()
-    _STARTS.pop(_server, None)
     if os.environ.get("PREFECT_API_URL") == _server_url:
         del os.environ["PREFECT_API_URL"]
-    _server, _server_url = None, ""
+    _server, _server_url, _start = None, "", None
+    _shared_servers.clear()
 
 
 def wait_for_early_start(imports: Iterable[str] = ()) -> list[str]:
@@ -229,7 +316,7 @@ def wait_for_early_start(imports: Iterable[str] = ()) -> list[str]:
     given modules meanwhile, in order, while it has not: the run needs them soon after, and
     the time would otherwise be spent waiting. Returns the ones not imported yet."""
     names = list(imports)
-    start = _STARTS.get(_server) if _server is not None else None
+    start = _start
     if start is None:
         return names
     while names and not start.ready.is_set():
@@ -356,7 +443,7 @@ def prepare_cli_session(imports: Iterable[str] = (), later: Iterable[str] = ()) 
     created. The garbage collector, paused since the server was started, resumes here.
     """
     install_log_filter()
-    if _server is None:  # no early server (an API call, or PREFECT_API_URL): nothing to overlap
+    if _start is None:  # no early server (PREFECT_API_URL was set): nothing to overlap
         return
     try:
         left = wait_for_early_start(imports)

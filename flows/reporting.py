@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.card import ModelCard
+from tunelab.names import artifact_key
+from tunelab.retraining_summary import retraining_markdown
 from tunelab.stages import leaderboard_frame
-
-
-def artifact_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "model"
+from tunelab.store import report_location
 
 
 def summary_markdown(name: str, version: int, location: str, card: ModelCard) -> str:
     outer = card.metrics.outer_cv
+    interval = (
+        f"{outer['interval_low']:.4f} – {outer['interval_high']:.4f}"
+        if "interval_low" in outer
+        else "-"
+    )
     rows = "\n".join(
         f"| {f.fold} | {f.family} | {f.score:.4f} | {f.inner_best_score:.4f} |"
         for f in card.metrics.outer_folds
@@ -31,10 +34,12 @@ def summary_markdown(name: str, version: int, location: str, card: ModelCard) ->
 **Task** {card.task} · **target** `{card.target}` · **metric** `{card.metric}` \
 · **seed** {card.seed}
 
+{retraining_markdown(card.to_dict(), name, version)}
 | estimate | value |
 |---|---|
 | nested CV (outer folds) mean ± std | {outer["mean"]:.4f} ± {outer["std"]:.4f} |
 | outer-fold range | {outer["min"]:.4f} – {outer["max"]:.4f} |
+| 95% interval for a new held-out score | {interval} |
 | held-out test score | {card.metrics.test_score:.4f} |
 | final search best inner CV | {card.metrics.final_inner_cv:.4f} |
 
@@ -60,7 +65,7 @@ def publish_artifacts(outcome: Any) -> None:
         markdown=summary_markdown(result.name, result.version, result.location, outcome.card),
         description=f"tunelab {result.name} v{result.version}",
     )
-    report_path = f"{result.location}/report.html"
+    report_path = report_location(result.location)
     if outcome.report is not None:
         from tunelab.report import publish_prefect_artifacts
 

@@ -112,24 +112,32 @@ LATE_IMPORTS = ("tunelab.store", "tunelab.registry", "tunelab.tracking")
 def run_train_flow(config: RunConfig) -> TrainingResult:
     """Entry point the CLI and API use (through the ``tunelab.orchestrators`` entry points).
 
-    Against the embedded server this process started, the flow run sends no heartbeats: they
-    let a server notice a crashed run, but that server ends with this process, and stopping
-    the heartbeat thread holds up the end of every run by up to a second.
+    Against the embedded server tunelab started, the flow run sends no heartbeats: they let
+    a server notice a crashed run, but nobody watches for those on that server, and stopping
+    the heartbeat thread holds up the end of every run by up to a second. The call's lease
+    on a shared server ends with the flow run.
     """
     from prefect.settings import temporary_settings
 
-    from flows.prefect_setup import owns_server, prepare_cli_session
+    from flows.prefect_setup import (
+        current_server_url,
+        owns_server,
+        prepare_cli_session,
+        release_server,
+    )
 
     report = ("tunelab.report",) if config.report else ()
-    prepare_cli_session(SEARCH_IMPORTS, later=LATE_IMPORTS + report)
-    given = {key: value for key, value in config.model_dump().items() if value is not None}
-    quiet = (
-        temporary_settings(updates={"flows.heartbeat_frequency": None})
-        if owns_server()
-        else contextlib.nullcontext()
-    )
-    with quiet:
-        result = train_flow(**given)
+    try:
+        prepare_cli_session(SEARCH_IMPORTS, later=LATE_IMPORTS + report)
+        given = {key: value for key, value in config.model_dump().items() if value is not None}
+        # The address too: a Prefect imported by an earlier call of this process keeps the
+        # address it read then, and a shared server that ended while idle has a new one.
+        ours = {"flows.heartbeat_frequency": None, "api.url": current_server_url()}
+        quiet = temporary_settings(updates=ours) if owns_server() else contextlib.nullcontext()
+        with quiet:
+            result = train_flow(**given)
+    finally:
+        release_server()
     from tunelab.outcome import TrainingResult
 
     return TrainingResult(**result)

@@ -21,7 +21,7 @@ from sklearn.utils import _safe_indexing
 from xgboost import XGBClassifier, XGBRegressor
 
 from models.base import ModelFamily, TaskKind, is_classification
-from models.distributions import Distribution, Uniform
+from models.distributions import CLASS_WEIGHTS, Distribution, Uniform
 
 #: The cap on the number of boosting rounds. Early stopping ends nearly every fit well before
 #: it: at the lowest searched learning rate (0.02) the tables in ``../shared/datasets`` stopped
@@ -98,14 +98,18 @@ def _planned_split(model: Any, y: Any, classifier: bool) -> tuple[np.ndarray, np
 
 
 def _parts(X: Any, y: Any, sample_weight: Any, split: tuple[np.ndarray, np.ndarray]) -> tuple:
+    """Training and validation parts; with weights, both parts keep theirs, so the loss that
+    stops the boosting is weighted like the loss the trees minimise."""
     train, val = split
     weight = None if sample_weight is None else _safe_indexing(sample_weight, train)
+    val_weight = None if sample_weight is None else _safe_indexing(sample_weight, val)
     return (
         _safe_indexing(X, train),
         _safe_indexing(y, train),
         weight,
         _safe_indexing(X, val),
         _safe_indexing(y, val),
+        val_weight,
     )
 
 
@@ -187,8 +191,8 @@ class _EarlyStopping:
             self.best_n_estimators_ = self._rounds_fitted()
             self.validation_rows_ = 0
             return self
-        X_train, y_train, w_train, X_val, y_val = _parts(X, y, sample_weight, split)
-        best = self._stopped_fit(X_train, y_train, w_train, X_val, y_val)
+        X_train, y_train, w_train, X_val, y_val, w_val = _parts(X, y, sample_weight, split)
+        best = self._stopped_fit(X_train, y_train, w_train, X_val, y_val, w_val)
         if self.refit:
             self._plain_fit(X, y, sample_weight, best)
         self.best_n_estimators_ = best
@@ -202,8 +206,11 @@ class _EarlyStopping:
     def _plain_fit(self, X: Any, y: Any, sample_weight: Any, rounds: int) -> None:
         raise NotImplementedError
 
-    def _stopped_fit(self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any) -> int:
-        """Fits with early stopping on ``(X_val, y_val)``; returns the rounds found."""
+    def _stopped_fit(
+        self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any, val_weight: Any
+    ) -> int:
+        """Fits with early stopping on ``(X_val, y_val)`` (weighted by ``val_weight``);
+        returns the rounds found."""
         raise NotImplementedError
 
     def _rounds_fitted(self) -> int:
@@ -223,12 +230,16 @@ class _LightGBMEarlyStopping(_EarlyStopping):
         finally:
             self.n_estimators = cap
 
-    def _stopped_fit(self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any) -> int:
-        validation = (
+    def _stopped_fit(
+        self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any, val_weight: Any
+    ) -> int:
+        validation: dict[str, Any] = (
             {"eval_X": (X_val,), "eval_y": (y_val,)}
             if _LIGHTGBM_EVAL_XY
             else {"eval_set": [(X_val, y_val)]}
         )
+        if val_weight is not None:
+            validation["eval_sample_weight"] = [val_weight]
         self._library_fit(
             X,
             y,
@@ -260,10 +271,17 @@ class _XGBoostEarlyStopping(_EarlyStopping):
         finally:
             self.n_estimators, self.early_stopping_rounds = cap, patience
 
-    def _stopped_fit(self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any) -> int:
+    def _stopped_fit(
+        self, X: Any, y: Any, sample_weight: Any, X_val: Any, y_val: Any, val_weight: Any
+    ) -> int:
         # The default evaluation metric follows the objective: logloss, mlogloss, rmse.
         self._library_fit(
-            X, y, sample_weight=sample_weight, eval_set=[(X_val, y_val)], verbose=False
+            X,
+            y,
+            sample_weight=sample_weight,
+            eval_set=[(X_val, y_val)],
+            sample_weight_eval_set=None if val_weight is None else [val_weight],
+            verbose=False,
         )
         # best_iteration is 0-based; predict() uses iterations [0, best_iteration] by default.
         return self.best_iteration + 1  # type: ignore[attr-defined]
@@ -318,11 +336,14 @@ def _xgboost_params(task: TaskKind) -> dict[str, Distribution]:
 
 
 def _lightgbm_params(task: TaskKind) -> dict[str, Distribution]:
-    return {
+    params: dict[str, Distribution] = {
         **_shared_params(),
         "num_leaves": Uniform(8, 128, log=True, integer=True),
         "min_child_samples": Uniform(5, 50, integer=True),
     }
+    if is_classification(task):  # imbalanced classes: reweighting them is a searched choice
+        params["class_weight"] = CLASS_WEIGHTS
+    return params
 
 
 def _with_integer_cap(params: dict[str, Any]) -> dict[str, Any]:
@@ -394,6 +415,7 @@ def _lightgbm_portfolio(task: TaskKind) -> list[dict[str, Any]]:
             "subsample": 1.0,
             "colsample_bytree": 1.0,
             "reg_lambda": 0.001,
+            **_unweighted_classes(task),
         },
         {
             "learning_rate": 0.03,
@@ -402,8 +424,13 @@ def _lightgbm_portfolio(task: TaskKind) -> list[dict[str, Any]]:
             "subsample": 0.8,
             "colsample_bytree": 0.8,
             "reg_lambda": 1.0,
+            **_unweighted_classes(task),
         },
     ]
+
+
+def _unweighted_classes(task: TaskKind) -> dict[str, Any]:
+    return {"class_weight": None} if is_classification(task) else {}
 
 
 XGBOOST = ModelFamily(

@@ -52,6 +52,10 @@ class Choice:
 
 Distribution = Uniform | Choice
 
+#: Whether a classifier reweights classes to balance them (scikit-learn's and LightGBM's
+#: ``class_weight``); searched, so imbalanced data can pick it where it helps the metric.
+CLASS_WEIGHTS = Choice((None, "balanced"))
+
 
 def to_hyperopt_space(prefix: str, params: dict[str, Distribution]) -> dict[str, Any]:
     """Hyperopt labels must be unique across the whole space, hence the family prefix."""

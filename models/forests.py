@@ -16,12 +16,15 @@ from models.distributions import Choice, Distribution, Uniform
 
 
 def _params(task: TaskKind) -> dict[str, Distribution]:
-    return {
+    params: dict[str, Distribution] = {
         "n_estimators": Uniform(50, 300, integer=True),
         "max_depth": Choice((None, 4, 8, 16)),
         "min_samples_leaf": Uniform(1, 20, log=True, integer=True),
         "max_features": Uniform(0.1, 1.0),
     }
+    if is_classification(task):
+        params["class_weight"] = Choice((None, "balanced", "balanced_subsample"))
+    return params
 
 
 def _factory(classifier: type, regressor: type):
@@ -34,15 +37,14 @@ def _factory(classifier: type, regressor: type):
 
 def _portfolio(task: TaskKind) -> list[dict[str, Any]]:
     """Close to scikit-learn's defaults (all features for regression, a third otherwise)."""
-    max_features = 0.35 if is_classification(task) else 1.0
-    return [
-        {
-            "n_estimators": 100,
-            "max_depth": None,
-            "min_samples_leaf": 1,
-            "max_features": max_features,
-        }
-    ]
+    classification = is_classification(task)
+    config: dict[str, Any] = {
+        "n_estimators": 100,
+        "max_depth": None,
+        "min_samples_leaf": 1,
+        "max_features": 0.35 if classification else 1.0,
+    }
+    return [{**config, "class_weight": None} if classification else config]
 
 
 RANDOM_FOREST = ModelFamily(

@@ -2,6 +2,9 @@
 
 XGBoost insists on integer labels starting at zero; wrapping the whole pipeline once means
 users get their original labels back from ``predict`` and ``classes_`` for every family.
+Every classifier tunelab fits, scores, blends and ships passes through here, so this is also
+where probabilities get their floor (:mod:`pipelines.probabilities`): trials, ensembles, the
+shipped model and its scores all see the same probabilities.
 """
 
 from __future__ import annotations
@@ -10,15 +13,26 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 
+from pipelines.probabilities import PROBABILITY_FLOOR, floor_probabilities
+
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, estimator: BaseEstimator):
-        self.estimator = estimator
+    #: Models registered before the floor existed load without the attribute and predict
+    #: exactly as they did when they were scored.
+    probability_floor = 0.0
 
-    def fit(self, X, y):
+    def __init__(self, estimator: BaseEstimator, probability_floor: float = PROBABILITY_FLOOR):
+        self.estimator = estimator
+        self.probability_floor = probability_floor
+
+    def fit(self, X, y, sample_weight=None):
+        """``sample_weight`` goes to the pipeline's model step (how a soft-voting blend and
+        a weighted run pass row weights)."""
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
-        self.estimator_ = clone(self.estimator).fit(X, self.label_encoder_.transform(y))
+        weights = {} if sample_weight is None else {"model__sample_weight": sample_weight}
+        encoded = self.label_encoder_.transform(y)
+        self.estimator_ = clone(self.estimator).fit(X, encoded, **weights)
         return self
 
     def predict(self, X):
@@ -26,4 +40,4 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         return self.label_encoder_.inverse_transform(encoded)
 
     def predict_proba(self, X):
-        return self.estimator_.predict_proba(X)
+        return floor_probabilities(self.estimator_.predict_proba(X), self.probability_floor)

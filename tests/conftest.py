@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A Prefect server per call, stopped when it ends: no test leaves a shared server running
+# (tests/test_local_server.py turns sharing on for itself, in its own Prefect home).
+os.environ.setdefault("TUNELAB_PREFECT_IDLE_SECONDS", "0")
 
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -25,6 +25,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from pipelines import build_pipeline, infer_schema
 from tunelab.registry import ModelRegistry
+from tunelab.store import ModelStore
 
 ROWS = 100
 LINEAR = {"model": {"family": "linear", "C": 1.0}, "feature_selection": {"method": "none"}}
@@ -44,8 +45,9 @@ def training_frame(rows: int = ROWS, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def register_tiny_model(registry_root: Path, name: str = "m") -> None:
-    """A real fitted tunelab pipeline, registered the way the training flow registers one."""
+def register_tiny_model(registry_root: Path | ModelStore, name: str = "m") -> None:
+    """A real fitted tunelab pipeline, registered the way the training flow registers one
+    (in the file registry at ``registry_root``, or in the given store)."""
     frame = training_frame()
     features, target = frame.drop(columns=["label"]), frame["label"]
     schema = infer_schema(features, target, "binary")
@@ -57,7 +59,8 @@ def register_tiny_model(registry_root: Path, name: str = "m") -> None:
         "metrics": {"outer_cv": {"mean": 0.9, "std": 0.01}, "test_score": 0.9},
         "best": {"family": "linear", "config": LINEAR},
     }
-    ModelRegistry(registry_root).register(name, model, metadata, pd.DataFrame({"trial": [0]}))
+    store = ModelRegistry(registry_root) if isinstance(registry_root, Path) else registry_root
+    store.register(name, model, metadata, pd.DataFrame({"trial": [0]}))
 
 
 # --- malicious models --------------------------------------------------------------------------
@@ -144,6 +147,11 @@ def edit_metadata(version_dir: Path, **changes: Any) -> None:
     meta = json.loads(meta_file.read_text())
     meta.update(changes)
     meta_file.write_text(json.dumps(meta))
+
+
+def deep_json(levels: int = 100_000) -> str:
+    """A JSON object nested ``levels`` deep: valid JSON that recursive parsers cannot read."""
+    return '{"a":' * levels + "1" + "}" * levels
 
 
 # --- registry state ------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from sklearn.model_selection import cross_val_score, train_test_split
 import tunelab
 from pipelines import build_pipeline, infer_schema, normalise_config
 from tunelab.report import ReportInputs
-from tunelab.search import TrialRecord, make_cv
+from tunelab.search import TrialRecord
 from tunelab.space import build_space
+from tunelab.splits import make_cv
 
 CHURN_CSV = Path(tunelab.__file__).parent / "example_data" / "churn.csv"
 

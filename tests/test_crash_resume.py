@@ -63,7 +63,7 @@ def test_sigkill_mid_search_then_resume(prefect_server, churn_csv, tmp_path):
     assert f"[outer-0] trial {len(survived) + 1}/6" in log  # ...the search picks up after them
 
     entry = ModelRegistry(tmp_path / "registry").load("crashy")
-    board = entry.leaderboard()
+    board = ModelRegistry(tmp_path / "registry").leaderboard("crashy", entry.version)
     outer0 = board[board["search"] == "outer-0"].sort_values("number")
     assert len(outer0) == 6
     kept = outer0.head(len(survived))

@@ -126,6 +126,7 @@ def test_training_deployment_is_scheduled_typed_and_one_at_a_time(served):
     assert "roc_auc" in form["metric"]["enum"] and "" in form["metric"]["enum"]
     assert "lightgbm" in form["families"]["items"]["enum"]
     assert form["time_budget"]["description"].startswith("Wall-clock seconds")
+    assert train["parameters"]["champion"] == "production"  # a retrain must beat production
     for name in ("tunelab-promote/promote", "tunelab-registry-report/registry-report"):
         fields = served.deployment(name)["parameter_openapi_schema"]["properties"]
         assert all(field.get("description") for field in fields.values()), name
@@ -138,6 +139,7 @@ def test_api_triggered_runs_train_predict_and_report(served, churn_csv, tmp_path
     )
     assert served.wait_for_final_state(run) == "COMPLETED"
     assert served.registry.versions("api-model") == [1]
+    assert served.registry.aliases("api-model") == {"production": 1}  # the first one takes it
     name = request("GET", f"{served.api}/flow_runs/{run}").json()["name"]
     assert name.startswith("api-model-20")  # model name and date, not a random phrase
 
@@ -239,6 +241,7 @@ def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(prefect_server
     assert train["entrypoint"] == "flows/training.py:train_flow"
     assert train["work_pool_name"] == "tunelab-process"
     assert [s["schedule"]["cron"] for s in train["schedules"]] == ["0 3 * * *"]
+    assert train["parameters"]["champion"] == "production"
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", "tunelab-process"],

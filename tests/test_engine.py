@@ -129,7 +129,6 @@ def test_regression_from_parquet_registers_increasing_versions(diabetes_parquet,
 
 
 def test_time_budget_bounds_the_callers_wait(churn_csv, tmp_path):
-    from tunelab import load_model
     from tunelab import train as train_call  # imported before the clock: this is the call
 
     started = time.monotonic()
@@ -146,7 +145,7 @@ def test_time_budget_bounds_the_callers_wait(churn_csv, tmp_path):
     )
     waited = time.monotonic() - started
     assert waited <= 6 + 3, waited  # the absolute cap; benchmarks/time_budget.py measures
-    board = load_model(result.name, data_dir=str(tmp_path)).leaderboard()
+    board = open_store(str(tmp_path)).leaderboard(result.name)
     assert 3 <= len(board) < 3 * 500  # every search ran, none ran to max_evals
     assert (board.groupby("search").size() >= 1).all()
 

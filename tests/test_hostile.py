@@ -29,6 +29,7 @@ import pytest
 from tests.hostile_support import (
     LINEAR,
     PickleBomb,
+    deep_json,
     edit_metadata,
     malicious_model_bytes,
     payloads,
@@ -188,10 +189,39 @@ def _planted_checkpoint(c: Ctx) -> list[str]:
     return _run(c, good_frame(), "--run-id", "resume-me")
 
 
-def _second_version_corrupt(c: Ctx) -> list[str]:
+def _second_version_corrupt(c: Ctx, text: str = "{not json") -> list[str]:
     shutil.copytree(c.v1, c.registry / "m" / "v2")
-    (c.registry / "m" / "v2" / "metadata.json").write_text("{not json")
+    (c.registry / "m" / "v2" / "metadata.json").write_text(text)
     return ["models", "list", "--data-dir", str(c.home)]
+
+
+def _deep_metadata(*argv: str) -> Callable[[Ctx], list[str]]:
+    """metadata.json nested 100,000 levels deep, then ``argv`` (``predict`` gets its rows)."""
+
+    def build(c: Ctx) -> list[str]:
+        (c.v1 / "metadata.json").write_text(deep_json())
+        return c.predict(*argv[1:]) if argv[0] == "predict" else [*argv, "--data-dir", str(c.home)]
+
+    return build
+
+
+def _drop_from_card(c: Ctx, field: str) -> None:
+    meta_file = c.v1 / "metadata.json"
+    card = json.loads(meta_file.read_text())
+    del card[field]
+    meta_file.write_text(json.dumps(card))
+
+
+def _retyped_card(argv: str, **fields: object) -> Callable[[Ctx], list[str]]:
+    """A card whose checksum still matches the model but whose fields have the wrong types."""
+
+    def build(c: Ctx) -> list[str]:
+        edit_metadata(c.v1, **fields)
+        if argv == "predict":
+            return c.predict("--model", "m")
+        return ["models", argv, "m", "--data-dir", str(c.home)]
+
+    return build
 
 
 GOOD = good_frame()
@@ -403,6 +433,16 @@ CASES: dict[str, Case] = {
         "metadata file",
     ),
     "list skips corrupt metadata": Case(_second_version_corrupt, 0, ""),
+    "list skips deeply nested metadata": Case(
+        lambda c: _second_version_corrupt(c, deep_json()), 0, ""
+    ),
+    "show deeply nested metadata": Case(
+        _deep_metadata("models", "show", "m"), 2, "is corrupt (nested too deeply)"
+    ),
+    "show card with schema as text": Case(
+        _retyped_card("show", schema="columns"), 2, "is corrupt (schema: "
+    ),
+    "show card with task as a number": Case(_retyped_card("show", task=7), 2, "is corrupt (task: "),
     "list ignores stray folders": Case(
         lambda c: (
             (c.registry / ".hidden").mkdir()
@@ -464,6 +504,30 @@ CASES: dict[str, Case] = {
         ),
         2,
         "is corrupt",
+        flow=True,
+    ),
+    "predict deeply nested metadata": Case(
+        _deep_metadata("predict", "--model", "m"), 2, "is corrupt (nested too deeply)", flow=True
+    ),
+    "predict card with schema as text": Case(
+        _retyped_card("predict", schema="columns"), 2, "is corrupt (schema: ", flow=True
+    ),
+    "predict card with task as a number": Case(
+        _retyped_card("predict", task=7), 2, "is corrupt (task: ", flow=True
+    ),
+    "predict card without a schema": Case(
+        lambda c: _drop_from_card(c, "schema") or c.predict("--model", "m"),
+        2,
+        "has no input schema",
+        flow=True,
+    ),
+    "predict card with columns of the wrong shape": Case(
+        lambda c: (
+            edit_metadata(c.v1, schema={"target": "label", "task": "binary", "columns": [1]})
+            or c.predict("--model", "m")
+        ),
+        2,
+        "is corrupt (schema.columns.0: ",
         flow=True,
     ),
     **{
@@ -609,6 +673,25 @@ def test_listing_names_the_corrupt_version_and_keeps_the_good_one(ctx, capsys):
     out = capsys.readouterr().out
     assert "metadata file" in out and "v2" in out.replace("m/v2", "v2")
     assert "roc_auc" in out  # v1 is still listed with its metrics
+
+
+def test_listing_survives_a_deeply_nested_card(ctx, capsys):
+    assert cli(_second_version_corrupt(ctx, deep_json())) == 0
+    out = capsys.readouterr().out
+    assert "nested too deeply" in out and "roc_auc" in out  # v1 listed, v2 has a problem
+
+
+def test_show_prints_valid_json_when_the_card_holds_nan_and_infinity(ctx, capsys):
+    edit_metadata(ctx.v1, metrics={"test_score": float("nan"), "outer_cv": {"max": float("inf")}})
+    assert "NaN" in (ctx.v1 / "metadata.json").read_text()  # what the reader is given
+    assert cli(["models", "show", "m", "--data-dir", str(ctx.home)]) == 0
+    out = capsys.readouterr().out
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    card = json.loads(out, parse_constant=refuse)
+    assert card["metrics"] == {"test_score": None, "outer_cv": {"max": None}}
 
 
 def test_promote_writes_nothing_outside_the_registry(ctx):

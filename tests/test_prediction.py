@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -116,8 +114,8 @@ def test_one_pass_gives_what_predict_and_predict_proba_gave(churn_csv, family, t
     """The label is taken from predict_proba (argmax over classes_); it must be what the
     model's own predict says, for every family, as the two calls used to give."""
     from pipelines import build_pipeline, normalise_config
-    from tunelab.registry import RegisteredModel
     from tunelab.scoring import predict_frame
+    from tunelab.store import RegisteredModel
 
     frame = pd.read_csv(churn_csv)
     target = "churned" if task == "binary" else "plan"
@@ -126,7 +124,7 @@ def test_one_pass_gives_what_predict_and_predict_proba_gave(churn_csv, family, t
     config = {"model": {"family": family, **FAMILY_CONFIGS[family]}}
     config = normalise_config({**config, "feature_selection": {"method": "none"}}, task)
     model = build_pipeline(config, schema, seed=0).fit(features, y)
-    entry = RegisteredModel("m", 1, Path("."), {"schema": schema.to_dict(), "task": task}, model)
+    entry = RegisteredModel("m", 1, ".", {"schema": schema.to_dict(), "task": task}, model)
     got = predict_frame(entry, features)
     assert (got["prediction"].to_numpy() == model.predict(features)).all()
     probabilities = model.predict_proba(features)

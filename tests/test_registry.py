@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import stat
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,7 @@ def test_leftover_staging_folder_from_a_killed_process_is_ignored(tmp_path):
 
 def test_tampered_model_file_is_refused(tmp_path):
     entry = register(tmp_path)
-    model_file = entry.path / "model.skops"
+    model_file = Path(entry.location) / "model.skops"
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     with pytest.raises(RegistryError, match="Integrity check failed"):
         ModelRegistry(tmp_path).load("m")
@@ -83,10 +84,10 @@ def test_tampered_model_file_is_refused(tmp_path):
 def test_unexpected_types_are_refused_even_with_a_matching_hash(tmp_path):
     entry = register(tmp_path)
     payload = sio.dumps({"weights": Fraction(1, 3)})
-    (entry.path / "model.skops").write_bytes(payload)
-    meta = json.loads((entry.path / "metadata.json").read_text())
+    (Path(entry.location) / "model.skops").write_bytes(payload)
+    meta = json.loads((Path(entry.location) / "metadata.json").read_text())
     meta["model_sha256"] = hashlib.sha256(payload).hexdigest()
-    (entry.path / "metadata.json").write_text(json.dumps(meta))
+    (Path(entry.location) / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(RegistryError, match="unexpected types.*fractions.Fraction"):
         ModelRegistry(tmp_path).load("m")
 
@@ -165,6 +166,6 @@ def test_versions_follow_the_umask_so_a_shared_registry_stays_readable(
         ModelRegistry(tmp_path).set_alias("m", "production", 1)
     finally:
         os.umask(previous)
-    assert stat.S_IMODE(entry.path.stat().st_mode) == folder
-    for path in [*entry.path.iterdir(), tmp_path / "m" / "aliases.json"]:
+    assert stat.S_IMODE(Path(entry.location).stat().st_mode) == folder
+    for path in [*Path(entry.location).iterdir(), tmp_path / "m" / "aliases.json"]:
         assert stat.S_IMODE(path.stat().st_mode) == file, path

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.report_inputs import make_inputs
-from tests.servers import mlflow_server
-from tunelab.errors import RegistryError
+from tests.servers import free_port, mlflow_server
+from tunelab.errors import RegistryError, TrackingError
 from tunelab.tracking import experiment_name, log_run, set_alias, tracking_uri_from
 
 
@@ -114,3 +114,31 @@ def test_a_training_run_with_mlflow_on_and_promote_sets_the_alias_there(
     assert main([*promote, "--data-dir", data_dir, "--mlflow", server]) == 0
     assert "MLflow tracked: production -> version" in capsys.readouterr().out
     assert client.get_model_version_by_alias("tracked", "production").version == version.version
+
+
+def test_the_promote_flow_moves_the_mlflow_alias_like_the_cli(server, tmp_path, prefect_server):
+    """The flow and the CLI call the same promote: local alias and MLflow alias together."""
+    import mlflow
+
+    from flows.registry_view import promote_flow
+    from tests.hostile_support import register_tiny_model
+    from tunelab.registry import ModelRegistry
+
+    registry = ModelRegistry(tmp_path / "registry")
+    register_tiny_model(registry, name="flowed")
+    inputs = make_inputs("binary", trials_per_search=2)
+    log_run(server, name="flowed", version=1, card=inputs.card, trials=[], model=inputs.model)
+    assert promote_flow("flowed", "1", alias="staging", data_dir=str(tmp_path), mlflow=server) == 1
+    assert registry.aliases("flowed") == {"staging": 1}
+    client = mlflow.MlflowClient(tracking_uri=server, registry_uri=server)
+    assert client.get_model_version_by_alias("flowed", "staging").tags["tunelab_version"] == "1"
+
+
+def test_an_unreachable_tracking_server_is_one_masked_error():
+    inputs = make_inputs("binary", trials_per_search=2)
+    uri = f"http://alice:s3cret-pw@127.0.0.1:{free_port()}"
+    with pytest.raises(TrackingError) as error:
+        log_run(uri, name="m", version=1, card=inputs.card, trials=[], model=inputs.model)
+    message = str(error.value)
+    assert "s3cret-pw" not in message and "alice:***@127.0.0.1" in message
+    assert len(message.splitlines()) == 1

@@ -74,7 +74,7 @@ def test_registered_artifact_loads_and_predicts_original_labels(trained_churn):
     roles = {c["name"]: c["role"] for c in meta["schema"]["columns"]}
     assert roles["signup_date"] == "datetime" and roles["customer_id"] == "dropped"
     assert roles["city"] == "high_cardinality" and roles["plan"] == "categorical"
-    board = entry.leaderboard()
+    board = registry.leaderboard("churn", entry.version)
     # Without a budget every search evaluates exactly max_evals trials (skips excepted).
     evaluated = board[board["status"] != "skipped"].groupby("search").size().to_dict()
     assert evaluated == {s: TINY_SEARCH["max_evals"] for s in ("outer-0", "outer-1", "final")}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +18,8 @@ from tunelab.errors import DataValidationError
 
 if TYPE_CHECKING:  # imported where used: the CLI starts a run without the search's libraries
     from tunelab.outcome import TrainingResult
-    from tunelab.registry import RegisteredModel
     from tunelab.scoring import ExtraColumns
+    from tunelab.store import RegisteredModel
 
 #: ``data`` placeholder while a DataFrame's settings are checked, before it is staged.
 _IN_MEMORY = "in-memory DataFrame"
@@ -88,20 +91,46 @@ def train(
         from tunelab.data import split_features_target
 
         split_features_target(data, target)  # and bad data before anything is written
-        source = _stage_frame(data, settings.get("data_dir"))
-        config = RunConfig.create(data=source, target=target, **settings)
-        return run_training(config, orchestrate=orchestrate, started=started, frame=data)
+        with early_server(orchestrate):
+            source = _stage_frame(data, settings.get("data_dir"))
+            config = RunConfig.create(data=source, target=target, **settings)
+            return run_training(config, orchestrate=orchestrate, started=started, frame=data)
     config = RunConfig.create(data=source_of(data), target=target, **settings)
-    return run_training(config, orchestrate=orchestrate, started=started)
+    with early_server(orchestrate):
+        return run_training(config, orchestrate=orchestrate, started=started)
+
+
+@contextlib.contextmanager
+def early_server(orchestrate: bool) -> Iterator[None]:
+    """Prefect's local server starts (or is found) now, as the CLI does it: it boots while
+    the data loads, instead of Prefect's own temporary server after it (4-15 s per call).
+    The start pauses the garbage collector while libraries load; the flow run resumes it,
+    and a call that fails before turns it back on here."""
+    collecting = gc.isenabled()
+    if orchestrate:
+        from tunelab.orchestration import orchestrator
+
+        orchestrator("warm-up")()
+    try:
+        yield
+    finally:
+        if collecting and not gc.isenabled():
+            gc.enable()
 
 
 def load_model(
-    name: str, version: int | str = "latest", data_dir: str | None = None
+    name: str,
+    version: int | str = "latest",
+    data_dir: str | None = None,
+    store: str | None = None,
 ) -> RegisteredModel:
-    """A registered model (``.model`` is the fitted pipeline), verified against its hash."""
+    """A registered model (``.model`` is the fitted pipeline), verified against its hash.
+
+    ``store`` is a model store URL (default ``$TUNELAB_STORE``, else the data dir's registry).
+    """
     from tunelab.store import open_store
 
-    return open_store(data_dir).load(name, version)
+    return open_store(data_dir, store).load(name, version)
 
 
 def predict(
@@ -110,9 +139,13 @@ def predict(
     version: int | str = "latest",
     data_dir: str | None = None,
     extra_columns: ExtraColumns = "error",
+    store: str | None = None,
 ) -> pd.DataFrame:
     """In-process scoring without a flow run, for notebooks and services (one pass through the
     model, 100,000 rows at a time)."""
     from tunelab.batch import predict_in_memory
+    from tunelab.card_schema import require_schema
 
-    return predict_in_memory(load_model(name, version, data_dir), data, extra_columns)
+    entry = load_model(name, version, data_dir, store)
+    require_schema(entry.name, entry.version, entry.metadata)
+    return predict_in_memory(entry, data, extra_columns)

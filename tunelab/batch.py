@@ -18,9 +18,9 @@ import pandas as pd
 
 from tunelab.errors import DataValidationError
 from tunelab.keys import with_key_columns
-from tunelab.registry import RegisteredModel
 from tunelab.scoring import ExtraColumns, predict_frame
 from tunelab.sources import read_chunks
+from tunelab.store import RegisteredModel
 from tunelab.tables import table_writer
 
 #: Rows scored at a time: large enough that per-chunk overhead is noise, small enough that a

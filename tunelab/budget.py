@@ -31,6 +31,11 @@ MAX_RESERVE_SHARE = 0.3
 #: on a 2-core machine at load 5).
 CLOSING_SECONDS = 0.5
 
+#: How much longer a refit on all training rows takes than one inner-fold fit (1.5x the rows).
+REFIT_GROWTH = 1.5
+#: How much longer the refit on every row takes than the refit on the training rows (1 / 0.8).
+REFIT_ALL_ROWS_GROWTH = 1.25
+
 #: The clock of the run in progress in this context (set by :meth:`RunClock.start`), so the
 #: steps after registration (report, artifacts) can fit into what is left of the budget.
 _CURRENT: ContextVar[RunClock | None] = ContextVar("tunelab_run_clock", default=None)
@@ -97,10 +102,27 @@ class RunClock:
         elastic = min(after_seconds, max(0.0, MAX_RESERVE_SHARE * self.time_budget - needed))
         return self.end - needed - elastic
 
+    def member_refit_allowance(self, refits: int, after_seconds: float) -> float | None:
+        """Seconds one blend member's refit may take so that every refit ends on time.
 
-def current_clock() -> RunClock | None:
-    """The clock of the run in progress in this context, if any."""
-    return _CURRENT.get()
+        A refit sees more rows than the inner fold its cost was measured on (1.5 times a
+        fold's, for 3 folds), and there are ``refits`` of each member; None without a budget.
+        """
+        left = self.left()
+        if left is None:
+            return None
+        return (left - FIXED_RESERVE_SECONDS - after_seconds) / (REFIT_GROWTH * refits)
+
+    def affords_another_refit(self, last_refit_seconds: float) -> bool:
+        """Does one more refit like the one just measured still end within the budget?
+
+        A load spike can make refits slower than planned; the margin covers the refit on all
+        rows seeing a quarter more rows than the one on the training rows.
+        """
+        left = self.left()
+        return left is None or left - FIXED_RESERVE_SECONDS >= REFIT_ALL_ROWS_GROWTH * (
+            last_refit_seconds
+        )
 
 
 @contextmanager
@@ -140,3 +162,8 @@ def outer_fold_parallelism(cores: int, outer_folds: int) -> tuple[int, int]:
     if cores <= 1:
         return 1, 1
     return outer_folds, max(1, cores // outer_folds)
+
+
+def post_registration_seconds(report: bool, tracking: bool) -> float:
+    """Seconds reserved for the steps after registration: the report and MLflow logging."""
+    return (REPORT_SECONDS if report else 0.0) + (MLFLOW_SECONDS if tracking else 0.0)

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import gc
 import json
+import math
 import os
 import sys
 import time
@@ -105,6 +106,16 @@ def _comma_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="model store URL, e.g. s3://bucket/registry (default: $TUNELAB_STORE, else the "
+        "data dir's registry)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tunelab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,26 +144,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="input columns to copy into the output (default: the identifier columns)",
     )
     predict.add_argument("--data-dir", default=None)
+    add_store_option(predict)
 
     report = commands.add_parser("report", help="print (or open) a version's report.html")
     report.add_argument("name")
     report.add_argument("--version", default="latest")
     report.add_argument("--open", action="store_true", help="open it in the web browser")
     report.add_argument("--data-dir", default=None)
+    add_store_option(report)
 
     models = commands.add_parser("models", help="inspect and promote registered models")
     model_commands = models.add_subparsers(dest="models_command", required=True)
     listing = model_commands.add_parser("list", help="every version with its metrics")
     listing.add_argument("--data-dir", default=None)
+    add_store_option(listing)
     show = model_commands.add_parser("show", help="one version's metadata as JSON")
     show.add_argument("name")
     show.add_argument("--version", default="latest")
     show.add_argument("--data-dir", default=None)
+    add_store_option(show)
     promote = model_commands.add_parser("promote", help="point an alias at a version")
     promote.add_argument("name")
     promote.add_argument("version")
     promote.add_argument("--alias", default="production")
     promote.add_argument("--data-dir", default=None)
+    add_store_option(promote)
     promote.add_argument(
         "--mlflow",
         default=None,
@@ -182,6 +198,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.create(**values)
 
 
+def interval_line(outer: dict[str, Any]) -> str:
+    """The card's interval for the estimate, as one summary line (empty for old results)."""
+    if "interval_low" not in outer:
+        return ""
+    level = round(100 * outer.get("interval_level", 0.95))
+    return (
+        f"  {level}% interval: {outer['interval_low']:.4f} – {outer['interval_high']:.4f} "
+        "(where a new held-out score should fall)\n"
+    )
+
+
 def print_training_result(result: Any) -> None:
     outer = result["outer_cv"]
     shipped = " (refitted on all rows)" if result["refit_full"] else ""
@@ -189,6 +216,7 @@ def print_training_result(result: Any) -> None:
         f"\n{result['name']} v{result['version']} ({result['task']}, {result['metric']})\n"
         f"  nested CV: {outer['mean']:.4f} ± {outer['std']:.4f} "
         f"(folds: {', '.join(f'{s:.4f}' for s in outer['scores'])})\n"
+        f"{interval_line(outer)}"
         f"  held-out test: {result['test_score']:.4f}\n"
         f"  winner: {result['best_family']}{shipped}\n"
         f"  best single pipeline: {result['best_config']}\n"
@@ -196,6 +224,11 @@ def print_training_result(result: Any) -> None:
         f"  run id: {result['run_id']}\n"
         f"  wall time: {time.time() - process_started():.1f}s"
     )
+    from tunelab.retraining_summary import decision_line
+
+    line = decision_line(result["champion"], result["name"], result["version"])
+    if line:
+        print(line)
 
 
 def _train(args: argparse.Namespace, config: RunConfig) -> int:
@@ -243,6 +276,7 @@ def dispatch(args: argparse.Namespace) -> int:
             table=args.table or "",
             query=args.query or "",
             keep_columns=args.keep_columns or [],
+            store=args.store or "",
         )
         print(
             f"{result['rows']} predictions from {result['name']} v{result['version']} "
@@ -261,49 +295,54 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def models_command(args: argparse.Namespace) -> int:
-    from tunelab.names import check_alias, check_model_name
+    from tunelab.names import check_model_name
     from tunelab.store import open_store
 
-    store = open_store(args.data_dir)
+    store = open_store(args.data_dir, args.store)
     if args.models_command == "list":
         summary = store.summary()
         print(summary.to_string(index=False) if len(summary) else "No registered models.")
     elif args.models_command == "show":
-        print(
-            json.dumps(store.metadata(check_model_name(args.name), args.version).metadata, indent=2)
-        )
+        card = store.metadata(check_model_name(args.name), args.version).metadata
+        print(json.dumps(finite(card), indent=2, allow_nan=False, default=str))
     else:
-        from tunelab.tracking import set_alias as set_mlflow_alias
+        from tunelab.promote import promote
         from tunelab.tracking import tracking_uri_from
 
-        alias = check_alias(args.alias)
-        version = store.set_alias(check_model_name(args.name), alias, args.version)
-        print(f"{args.name}: {alias} -> v{version}")
-        tracking_uri = tracking_uri_from(args.mlflow)
-        if tracking_uri:
-            mlflow_version = set_mlflow_alias(tracking_uri, args.name, alias, version)
-            print(f"MLflow {args.name}: {alias} -> version {mlflow_version}")
+        done = promote(store, args.name, args.version, args.alias, tracking_uri_from(args.mlflow))
+        print(f"{done.name}: {done.alias} -> v{done.version}")
+        if done.mlflow_version is not None:
+            print(f"MLflow {done.name}: {done.alias} -> version {done.mlflow_version}")
     return 0
 
 
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None``: JSON has no such numbers (the card is
+    depth-checked when read, so this recursion is bounded)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
+
+
 def report_command(args: argparse.Namespace) -> int:
-    """The report is a file in the version folder; this finds it for a name and version."""
-    from tunelab.errors import RegistryError
+    """Prints where the version's report is (a path, or a URL for a URL store)."""
     from tunelab.names import check_model_name
     from tunelab.store import open_store
 
-    entry = open_store(args.data_dir).metadata(check_model_name(args.name), args.version)
-    path = entry.path / "report.html"
-    if not path.is_file():
-        raise RegistryError(
-            f"{entry.name} v{entry.version} has no report.html (it was trained with --no-report "
-            "or before reports existed); train a new version to get one"
-        )
-    print(path.resolve())
+    location = open_store(args.data_dir, args.store).report_url(
+        check_model_name(args.name), args.version
+    )
+    shown = location if "://" in location else os.path.abspath(location)
+    print(shown)
     if args.open:
+        import pathlib
         import webbrowser
 
-        webbrowser.open(path.resolve().as_uri())
+        webbrowser.open(shown if "://" in shown else pathlib.Path(shown).as_uri())
     return 0
 
 

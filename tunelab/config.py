@@ -13,13 +13,21 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.catalog import FAMILY_NAMES
 from models.kinds import TaskOption
 from tunelab.errors import ParameterError
+from tunelab.lineage import parse_reference
 from tunelab.metrics import ALL_METRICS
-from tunelab.names import check_model_name, check_run_id
+from tunelab.names import check_alias, check_model_name, check_run_id
 
 Metric = Literal[ALL_METRICS]  # type: ignore[valid-type]
 Family = Literal[FAMILY_NAMES]  # type: ignore[valid-type]
@@ -43,7 +51,17 @@ RESUME_KEYS = (
     "families",
     "estimate_share",
     "ensemble_size",
+    "group_column",
+    "time_column",
+    "gap",
+    "weight_column",
+    "champion",
+    "warm_start",
 )
+
+#: Population stability index above which a feature counts as drifted (0.1-0.2 is usually
+#: read as a moderate shift, above 0.2 as a major one).
+DEFAULT_DRIFT_THRESHOLD = 0.2
 
 
 class RunConfig(BaseModel):
@@ -89,6 +107,25 @@ class RunConfig(BaseModel):
         None, description="Model families to search; default all that fit the task."
     )
     n_jobs: int = Field(-1, ge=-1, description="CPU cores to use (-1 = all).")
+    group_column: str | None = Field(
+        None,
+        description="Column naming the entity of each row (customer, patient): no group is on "
+        "both sides of the test split or of any fold. Not used as a feature.",
+    )
+    time_column: str | None = Field(
+        None,
+        description="Date or number ordering the rows: the test rows are the latest test_size "
+        "share and every fold trains on earlier rows than it validates on.",
+    )
+    gap: int = Field(
+        0, ge=0, description="With time_column: rows left out between each fold's training and "
+        "validation part (e.g. a forecast horizon).",
+    )  # fmt: skip
+    weight_column: str | None = Field(
+        None,
+        description="Column of non-negative row weights used in every fit and every score "
+        "(the metric is then weighted). Not used as a feature.",
+    )
 
     trial_timeout: float | None = Field(
         None,
@@ -137,6 +174,38 @@ class RunConfig(BaseModel):
         description="Run outer folds on Dask: 'local' starts a LocalCluster, or a scheduler "
         "address (tcp://host:8786); unset runs them in threads.",
     )
+    champion: str | None = Field(
+        None,
+        description="Alias of the current version of this model (e.g. production): the run "
+        "checks today's data for drift against its training data, starts the search from its "
+        "winners, scores it on this run's held-out test rows and moves the alias to the new "
+        "version only if that scores better. Without a version under the alias, the new "
+        "version takes it.",
+    )
+    min_improvement: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="With champion: how much the new version's test score must exceed the "
+        "champion's, on the same rows, to take the alias.",
+    )
+    warm_start: str | None = Field(
+        None,
+        description="NAME[:VERSION|ALIAS] of a registered version whose winners and best "
+        "trials the search starts from (default with champion: the champion).",
+    )
+    drift_threshold: float = Field(
+        DEFAULT_DRIFT_THRESHOLD,
+        gt=0,
+        allow_inf_nan=False,
+        description="Population stability index above which a feature counts as drifted from "
+        "the champion's (or warm-start version's) training data.",
+    )
+    fail_on_drift: bool = Field(
+        False,
+        description="Stop before training when a feature drifted above drift_threshold "
+        "(default: warn and train).",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -174,6 +243,44 @@ class RunConfig(BaseModel):
             return value
         raise ValueError("use 'local' or a scheduler address such as tcp://host:8786")
 
+    @model_validator(mode="after")
+    def _check_split_columns(self) -> RunConfig:
+        """Split columns must differ from the target and from each other; groups and time
+        order are not combined (a grouped forward-chaining split is not implemented)."""
+        if self.group_column and self.time_column:
+            raise ValueError(
+                "give group_column or time_column, not both: grouped time-ordered splits are "
+                "not supported"
+            )
+        if self.gap and not self.time_column:
+            raise ValueError("gap needs time_column (it separates time-ordered folds)")
+        named = {
+            "group_column": self.group_column,
+            "time_column": self.time_column,
+            "weight_column": self.weight_column,
+        }
+        for setting, column in named.items():
+            if column is not None and column == self.target:
+                raise ValueError(f"{setting} {column!r} is the target; name another column")
+        if self.weight_column and self.families == ["knn"]:
+            raise ValueError("knn takes no row weights; with weight_column choose other families")
+        given = [c for c in named.values() if c is not None]
+        if len(set(given)) < len(given):
+            raise ValueError("group_column, time_column and weight_column must be different")
+        return self
+
+    @field_validator("champion")
+    @classmethod
+    def _check_champion(cls, value: str | None) -> str | None:
+        return None if value is None else check_alias(value)
+
+    @field_validator("warm_start")
+    @classmethod
+    def _check_warm_start(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_reference(value)
+        return value
+
     @classmethod
     def create(cls, **values: Any) -> RunConfig:
         """Validates ``values`` and turns pydantic's report into one readable line."""
@@ -205,7 +312,9 @@ def describe_validation_error(exc: ValidationError) -> str:
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        if error["type"] == "extra_forbidden":
+        if not error["loc"]:  # a check across settings names them in its message
+            problems.append(message)
+        elif error["type"] == "extra_forbidden":
             problems.append(f"unknown setting {field!r}")
         elif value is None and error["type"] in ("string_type", "missing"):
             problems.append(f"{field} is required")

@@ -1,44 +1,35 @@
-"""The training procedure, in plain Python: one function, orchestration injected.
+"""The training procedure, in plain Python: its stages in order, orchestration injected.
 
-validate -> hold out -> nested CV (outer folds, each a full search) -> final search, started
-from what the outer folds learned -> refit and test once -> optionally refit on every row ->
-register. :func:`train` runs it through a :class:`~tunelab.runner.Runner`: in this process by
-default, or as Prefect tasks when ``flows.training`` calls it, so the CLI, the Python API, the
-Prefect UI and the benchmarks all run this same code.
+validate -> hold out -> estimate (nested CV: outer folds, each a full search) -> choose (the
+final search, started from what the outer folds learned, and its blend) -> refit and test
+once -> register -> publish. :func:`train` runs it through a :class:`~tunelab.runner.Runner`:
+in this process by default, or as Prefect tasks when ``flows.training`` calls it, so the CLI,
+the Python API, the Prefect UI and the benchmarks all run this same code. Each stage below is
+a function with typed inputs and outputs; the budget's arithmetic lives in
+:mod:`tunelab.budget`, the card's assembly in :mod:`tunelab.card`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, replace
 from importlib import import_module
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from tunelab.budget import (
-    FIXED_RESERVE_SECONDS,
-    MLFLOW_SECONDS,
-    REPORT_SECONDS,
-    RunClock,
-    clock_scope,
-    outer_fold_parallelism,
-)
+from tunelab.budget import RunClock, clock_scope, outer_fold_parallelism, post_registration_seconds
 from tunelab.call_context import CALL_STARTED
-from tunelab.card import (
-    DataSummary,
-    Metrics,
-    ModelCard,
-    OuterFoldSummary,
-    TrialCounts,
-)
+from tunelab.card import CardInputs, ModelCard, assemble_card
 from tunelab.config import RunConfig
-from tunelab.ensemble import affordable, describe, member_fold_seconds
+from tunelab.ensemble import Member, affordable, describe, member_fold_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
 from tunelab.runs import check_run_manifest, default_model_name, new_run_id, resolve_n_jobs
-from tunelab.search import SearchSettings, TrialStatus
+from tunelab.search import SearchResult, SearchSettings, TrialRecord, TrialStatus
 from tunelab.stages import (
     holdout_split,
     leaderboard_frame,
@@ -50,6 +41,67 @@ from tunelab.stages import (
     write_report,
 )
 
+if TYPE_CHECKING:
+    from pipelines import DataSchema
+    from tunelab.holdout import HoldoutSplit
+    from tunelab.nested_cv import OuterFoldResult
+    from tunelab.prepare import PreparedData
+    from tunelab.retraining import RetrainingInputs
+
+
+@dataclass
+class Run:
+    """What every stage of one run shares: its settings, where it runs, its clock and log."""
+
+    config: RunConfig
+    runner: Runner
+    clock: RunClock
+    log: Any
+
+    @property
+    def tracking_uri(self) -> str | None:
+        from tunelab.tracking import tracking_uri_from
+
+        return tracking_uri_from(self.config.mlflow)
+
+    @property
+    def after_registration(self) -> float:
+        """Seconds reserved for what follows registration (report, MLflow)."""
+        return post_registration_seconds(self.config.report, self.tracking_uri is not None)
+
+
+@dataclass
+class Plan:
+    """How this run's searches are set up, decided once the training rows are known."""
+
+    run_id: str
+    run_dir: Path
+    families: list[str]
+    schema: DataSchema
+    workers: int
+    outer: SearchSettings
+    final: SearchSettings
+    portfolio: list[dict[str, Any]]
+    #: The champion, parent and drift check of a retraining run (empty without one).
+    retraining: RetrainingInputs
+
+
+@dataclass
+class Choice:
+    """What the final search (or, without time for it, the best outer fold) chose to ship."""
+
+    search: SearchResult
+    shipped: list[Member]
+
+
+@dataclass
+class Fitted:
+    """The model to register and its one score on the held-out test rows."""
+
+    model: Any
+    test_score: float
+    refit_full: bool
+
 
 def train(
     config: RunConfig, runner: Runner | None = None, started: float | None = None
@@ -60,89 +112,123 @@ def train(
     it (a report rebuilt later) takes this run's ended budget for its own.
     """
     with clock_scope():
-        return _train(config, runner, started)
+        run = start(config, runner, started)
+        prepared = validate(run)
+        split = hold_out(run, prepared)
+        plan = make_plan(run, prepared, split)
+        outer_results = estimate(run, plan, split)
+        choice = choose(run, plan, split, outer_results)
+        fitted = refit_and_score(run, plan, split, choice)
+        champion = judge(run, plan, prepared, split, fitted)
+        records = [t for r in outer_results for t in r.trials] + choice.search.trials
+        card = assemble_card(
+            CardInputs(config, prepared, split, plan.run_id, plan.families, plan.final.n_jobs),
+            plan.schema, outer_results, choice.search, choice.shipped, fitted.test_score,
+            fitted.refit_full, records, run.clock.elapsed(),
+            extra=plan.retraining.card_fields(champion),
+        )  # fmt: skip
+        outcome = register(run, card, fitted, records, split, champion)
+        publish(run, outcome)
+        return outcome
 
 
-def _train(config: RunConfig, runner: Runner | None, started: float | None) -> RunOutcome:
-    from pipelines import infer_schema
-    from tunelab.nested_cv import (
-        best_outer_configuration,
-        best_outer_fold,
-        evaluate_outer_fold,
-        final_search,
-        final_starting_points,
-        no_time_for_a_trial,
-        outer_splits,
-        summarise,
-    )
-    from tunelab.paths import data_dir as resolve_data_dir
-    from tunelab.provenance import library_versions
-    from tunelab.space import describe_space, portfolio_configs, resolve_families
-    from tunelab.tracking import tracking_uri_from
-
+def start(config: RunConfig, runner: Runner | None, started: float | None) -> Run:
+    """The run's clock starts at the user's call; plotting libraries load in the background."""
     runner = runner or LocalRunner()
     clock = RunClock.start(config.time_budget, started or CALL_STARTED.get())
     STOP.clear()
-    log = runner.logger()
     if config.report:  # plotting libraries load while the search runs, not after it
         threading.Thread(target=import_module, args=("tunelab.report",), daemon=True).start()
+    return Run(config, runner, clock, runner.logger())
 
-    prepared = runner.stage("load-and-validate", load_and_validate, config=config)
-    log.info(
+
+def validate(run: Run) -> PreparedData:
+    prepared = run.runner.stage("load-and-validate", load_and_validate, config=run.config)
+    run.log.info(
         "Loaded %d rows x %d features; task=%s metric=%s",
-        len(prepared.features),
-        prepared.features.shape[1],
-        prepared.task,
-        prepared.metric,
-    )
-    if prepared.dropped_target_rows:
-        log.warning("Dropped %d rows with a missing target", prepared.dropped_target_rows)
-    families = resolve_families(config.families, prepared.task)
-    split = runner.stage(
-        "holdout-split", holdout_split, prepared=prepared, test_size=config.test_size,
-        seed=config.seed,
+        len(prepared.features), prepared.features.shape[1], prepared.task, prepared.metric,
     )  # fmt: skip
-    schema = infer_schema(split.X_train, split.y_train, prepared.task)
+    if prepared.dropped_target_rows:
+        run.log.warning("Dropped %d rows with a missing target", prepared.dropped_target_rows)
+    return cast("PreparedData", prepared)
+
+
+def hold_out(run: Run, prepared: PreparedData) -> HoldoutSplit:
+    config = run.config
+    return cast(
+        "HoldoutSplit",
+        run.runner.stage(
+            "holdout-split",
+            holdout_split,
+            prepared=prepared,
+            test_size=config.test_size,
+            seed=config.seed,
+        ),  # fmt: skip
+    )
+
+
+def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
+    """Column roles, the run's checkpoint folder (a resume must match it) and search settings."""
+    from pipelines import infer_schema
+    from tunelab.paths import data_dir
+    from tunelab.retraining import prepare_retraining
+    from tunelab.space import portfolio_configs, resolve_families
+    from tunelab.splits import mark_split_columns, record_holdout
+    from tunelab.weights import weighable_families
+
+    config, splits = run.config, prepared.plan
+    families = weighable_families(resolve_families(config.families, prepared.task), splits, run.log)
+    schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), splits)
     for column in schema.columns:
         if column.role == "dropped":
-            log.warning("Column %r is not used: %s", column.name, column.reason)
-
-    root = resolve_data_dir(config.data_dir)
+            run.log.warning("Column %r is not used: %s", column.name, column.reason)
+    # Before the run's folder exists: a drift stop (--fail-on-drift) leaves nothing behind.
+    retraining = run.runner.stage(
+        "retraining-inputs", prepare_retraining, config=config, schema=schema,
+        families=families, X_train=split.X_train, log=run.log,
+    )  # fmt: skip
     run_id = config.run_id or new_run_id()
-    run_dir = root / "runs" / run_id
-    check_run_manifest(
-        run_dir,
-        {
-            **config.resume_manifest(),
-            "data_fingerprint": prepared.fingerprint,
-            "task": prepared.task,
-            "metric": prepared.metric,
-            "families": families,
-        },
-    )
-    log.info("Run %s: checkpoints in %s", run_id, run_dir)
-
+    run_dir = data_dir(config.data_dir) / "runs" / run_id
+    manifest = {
+        **config.resume_manifest(),
+        "data_fingerprint": prepared.fingerprint,
+        "task": prepared.task,
+        "metric": prepared.metric,
+        "families": families,
+    }
+    check_run_manifest(run_dir, manifest)
+    run.log.info("Run %s: checkpoints in %s", run_id, run_dir)
+    record_holdout(run_dir, split, splits)
     cores = resolve_n_jobs(config.n_jobs)
     workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
-    base = dict(
+    outer = SearchSettings(
+        schema=schema, families=tuple(families), metric=prepared.metric,
+        inner_folds=config.inner_folds, max_evals=config.trials_per_search, seed=config.seed,
+        n_jobs=cores_per_fold, trial_timeout=config.trial_timeout,
+        ensemble_rounds=config.ensemble_size, plan=splits,
+    )  # fmt: skip
+    return Plan(
+        run_id=run_id,
+        run_dir=run_dir,
+        families=families,
         schema=schema,
-        families=tuple(families),
-        metric=prepared.metric,
-        inner_folds=config.inner_folds,
-        max_evals=config.trials_per_search,
-        seed=config.seed,
-        trial_timeout=config.trial_timeout,
-        ensemble_rounds=config.ensemble_size,
+        workers=workers,
+        outer=outer,
+        final=replace(outer, n_jobs=cores),
+        portfolio=retraining.starting_points + portfolio_configs(prepared.task, families),
+        retraining=retraining,
     )
-    outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
-    final_settings = SearchSettings(**base, n_jobs=cores)
-    portfolio = portfolio_configs(prepared.task, families)
 
-    folds = list(range(config.outer_folds))
-    batches = [folds[i : i + workers] for i in range(0, len(folds), workers)]
-    deadlines = clock.outer_deadlines(config.estimate_share, len(batches))
-    splits = outer_splits(split.y_train, outer_settings, config.outer_folds)
-    progress = runner.progress()
+
+def estimate(run: Run, plan: Plan, split: HoldoutSplit) -> list[OuterFoldResult]:
+    """Nested CV: each outer fold runs a full search on its part of the training rows."""
+    from tunelab.nested_cv import evaluate_outer_fold, outer_splits
+
+    folds = list(range(run.config.outer_folds))
+    batches = [folds[i : i + plan.workers] for i in range(0, len(folds), plan.workers)]
+    deadlines = run.clock.outer_deadlines(run.config.estimate_share, len(batches))
+    splits = outer_splits(split.X_train, split.y_train, plan.outer, run.config.outer_folds)
+    progress = run.runner.progress()
     calls = [
         dict(
             X=split.X_train,
@@ -150,213 +236,198 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
             fold=fold,
             train_idx=splits[fold][0],
             val_idx=splits[fold][1],
-            settings=outer_settings,
-            run_dir=run_dir,
+            settings=plan.outer,
+            run_dir=plan.run_dir,
             deadline=deadline,
             progress=progress,
-            starting_points=portfolio,
-        )
+            starting_points=plan.portfolio,
+        )  # fmt: skip
         for batch, deadline in zip(batches, deadlines, strict=True)
         for fold in batch
     ]
-    outer_results = runner.map("outer-fold", evaluate_outer_fold, calls, workers)
-    for fold_result in outer_results:
-        log.info(
+    results = run.runner.map("outer-fold", evaluate_outer_fold, calls, plan.workers)
+    for result in results:
+        run.log.info(
             "Outer fold %d: %s scored %.4f on its held-out part (inner CV best %.4f)",
-            fold_result.fold,
-            fold_result.family,
-            fold_result.score,
-            fold_result.inner_best_score,
-        )
+            result.fold, result.family, result.score, result.inner_best_score,
+        )  # fmt: skip
+    return cast("list[OuterFoldResult]", results)
 
-    fold_seconds = [
-        t.fit_seconds / config.inner_folds
-        for r in outer_results
-        for t in r.trials
-        if t.status == TrialStatus.OK
-    ]
-    refits = 2 if config.refit_full else 1
-    after = (REPORT_SECONDS if config.report else 0.0) + (
-        MLFLOW_SECONDS if tracking_uri_from(config.mlflow) else 0.0
+
+def choose(
+    run: Run, plan: Plan, split: HoldoutSplit, outer_results: list[OuterFoldResult]
+) -> Choice:
+    """The final search on all training rows, started from what the outer folds learned."""
+    from tunelab.nested_cv import (
+        best_outer_configuration,
+        final_search,
+        final_starting_points,
+        no_time_for_a_trial,
     )
-    final_deadline = clock.final_deadline(fold_seconds, refits, after)
-    if no_time_for_a_trial(final_deadline, outer_results):
+
+    deadline = run.clock.final_deadline(
+        [t.seconds_per_fold for r in outer_results for t in r.trials if t.status == TrialStatus.OK],
+        refits=2 if run.config.refit_full else 1,
+        after_seconds=run.after_registration,
+    )
+    if no_time_for_a_trial(deadline, outer_results):
         # Even one trial on all training rows would overrun: ship the configuration that
         # did best on the outer folds' held-out parts instead of overrunning the budget.
-        final = best_outer_configuration(outer_results)
-        log.warning("No time left for the final search; shipping the best outer-fold winner")
+        run.log.warning("No time left for the final search; shipping the best outer-fold winner")
+        search = best_outer_configuration(outer_results)
     else:
-        final = runner.stage(
-            "final-search",
-            final_search,
-            X=split.X_train,
-            y=split.y_train,
-            settings=final_settings,
-            run_dir=run_dir,
-            deadline=final_deadline,
-            progress=progress,
-            starting_points=final_starting_points(outer_results, portfolio),
-        )
-    shipped = final.shipped
-    if len(shipped) > 1 and clock.end is not None:
-        # A blend refits its members one after another: keep what the time left allows.
-        per_refit = (clock.end - time.time() - FIXED_RESERVE_SECONDS - after) / (1.5 * refits)
-        # Member numbers are trials of the search that chose the blend: the final search, or
-        # (when it was skipped) the best outer fold's.
-        chosen_by = final.trials or best_outer_fold(outer_results).trials
-        trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=per_refit)
-        if len(trimmed) < len(shipped):
-            log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))
-            shipped = trimmed
-    if len(shipped) > 1:
-        log.info(
-            "Shipping %s (its out-of-fold %s %.4f; best single pipeline %.4f)",
-            describe(shipped), prepared.metric, final.ensemble_score, final.best_score,
+        search = run.runner.stage(
+            "final-search", final_search, X=split.X_train, y=split.y_train,
+            settings=plan.final, run_dir=plan.run_dir, deadline=deadline,
+            progress=run.runner.progress(),
+            starting_points=final_starting_points(outer_results, plan.portfolio),
         )  # fmt: skip
+    shipped = trim_blend(run, search, outer_results)
+    if len(shipped) > 1:
+        run.log.info(
+            "Shipping %s (its out-of-fold %s %.4f; best single pipeline %.4f)",
+            describe(shipped), plan.final.metric, search.ensemble_score, search.best_score,
+        )  # fmt: skip
+    return Choice(search, shipped)
+
+
+def trim_blend(
+    run: Run, search: SearchResult, outer_results: list[OuterFoldResult]
+) -> list[Member]:
+    """A blend refits its members one after another: keep what the time left allows."""
+    from tunelab.nested_cv import best_outer_fold
+
+    shipped = search.shipped
+    limit = run.clock.member_refit_allowance(
+        refits=2 if run.config.refit_full else 1, after_seconds=run.after_registration
+    )
+    if len(shipped) < 2 or limit is None:
+        return shipped
+    # Member numbers are trials of the search that chose the blend: the final search, or
+    # (when it was skipped) the best outer fold's.
+    chosen_by = search.trials or best_outer_fold(outer_results).trials
+    trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=limit)
+    if len(trimmed) < len(shipped):
+        run.log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))
+    return trimmed
+
+
+def refit_and_score(run: Run, plan: Plan, split: HoldoutSplit, choice: Choice) -> Fitted:
+    """Refit on the training rows, score once on the test rows, then (if time allows) refit
+    on every row: the test score describes the configuration, the shipped model sees all."""
     refit_started = time.time()
-    model, test_score = runner.stage(
-        "refit-and-test", refit_and_test, members=shipped, settings=final_settings,
+    model, test_score = run.runner.stage(
+        "refit-and-test", refit_and_test, members=choice.shipped, settings=plan.final,
         split=split,
     )  # fmt: skip
-    # A load spike can make the refits slower than planned: refit on all rows only if one
-    # more refit like the one just measured still ends within the budget.
-    left = clock.left()
-    refit_full = config.refit_full and (
-        left is None or left - FIXED_RESERVE_SECONDS >= 1.25 * (time.time() - refit_started)
+    refit_full = run.config.refit_full and run.clock.affords_another_refit(
+        time.time() - refit_started
     )
-    if config.refit_full and not refit_full:
-        log.warning(
+    if run.config.refit_full and not refit_full:
+        run.log.warning(
             "No time left to refit on all rows; shipping the model fitted on the training rows"
         )
     if refit_full:
-        model = runner.stage(
-            "refit-on-all-rows",
-            refit_on_all_rows,
-            members=shipped,
-            settings=final_settings,
-            X=pd.concat([split.X_train, split.X_test]),
+        model = run.runner.stage(
+            "refit-on-all-rows", refit_on_all_rows, members=choice.shipped,
+            settings=plan.final, X=pd.concat([split.X_train, split.X_test]),
             y=pd.concat([split.y_train, split.y_test]),
-        )
+        )  # fmt: skip
+    return Fitted(model, test_score, refit_full)
 
-    records = [t for r in outer_results for t in r.trials] + final.trials
-    outer_summary = summarise([r.score for r in outer_results])
-    name = config.name or default_model_name(config.data, config.target)
-    card = ModelCard(
-        task=prepared.task,
-        target=config.target,
-        metric=prepared.metric,
-        seed=config.seed,
-        run_id=run_id,
-        data=DataSummary(
-            source=str(config.data),
-            fingerprint=prepared.fingerprint,
-            train_rows=len(split.X_train),
-            test_rows=len(split.X_test),
-            dropped_target_rows=prepared.dropped_target_rows,
-        ),
-        # As resolved for this run (the metric and task chosen, the cores used), not as typed.
-        parameters={
-            **config.parameters(),
-            "task": prepared.task,
-            "metric": prepared.metric,
-            "max_evals": config.trials_per_search,
-            "families": families,
-            "n_jobs": cores,
-        },
-        metrics=Metrics(
-            outer_cv=outer_summary,
-            outer_folds=[
-                OuterFoldSummary(r.fold, r.family, r.score, r.inner_best_score)
-                for r in outer_results
-            ],
-            final_inner_cv=final.best_score,
-            test_score=test_score,
-        ),
-        best={
-            "family": describe(shipped),
-            "config": final.best_config,
-            "ensemble": [m.to_dict() for m in shipped] if len(shipped) > 1 else [],
-            "ensemble_oof_score": final.ensemble_score,
-        },
-        trials=TrialCounts(
-            total=len(records),
-            failed=sum(r.status == TrialStatus.FAILED for r in records),
-            skipped=sum(r.status == TrialStatus.SKIPPED for r in records),
-            pruned=sum(r.status == TrialStatus.PRUNED for r in records),
-            cut=sum(r.status == TrialStatus.CUT for r in records),
-        ),
-        refit_full=refit_full,
-        search_space=describe_space(prepared.task, families),
-        schema=schema.to_dict(),
-        versions=library_versions(),
-        elapsed_seconds=clock.elapsed(),
-    )
-    entry = runner.stage(
-        "register-model",
-        register_model,
-        data_dir=config.data_dir,
-        name=name,
-        model=model,
-        metadata=card.to_dict(),
-        leaderboard=leaderboard_frame(records),
-    )
-    result = TrainingResult(
-        name=entry.name,
-        version=entry.version,
-        location=str(entry.path),
-        run_id=run_id,
-        task=prepared.task,
-        metric=prepared.metric,
-        outer_cv=outer_summary,
-        test_score=test_score,
-        best_family=card.best_family,
-        best_config=final.best_config,
-        refit_full=refit_full,
-        elapsed_seconds=clock.elapsed(),
-    )
-    outcome = RunOutcome(result, card, records, model, split.X_test, split.y_test)
-    report_html = None
-    if config.report:
-        from tunelab.report import ReportInputs
 
-        inputs = ReportInputs(
-            card=card.to_dict(),
-            trials=cast(Any, records),  # duck-typed: the report does not import the search
-            model=model,
+def judge(
+    run: Run, plan: Plan, prepared: PreparedData, split: HoldoutSplit, fitted: Fitted
+) -> dict[str, Any] | None:
+    """With ``--champion``: the current champion and this run's model on the same test rows."""
+    from tunelab.retraining import judge_champion
+
+    if not run.config.champion:
+        return None
+    return cast(
+        "dict[str, Any] | None",
+        run.runner.stage(
+            "champion-vs-challenger",
+            judge_champion,
+            config=run.config,
+            inputs=plan.retraining,
+            task=prepared.task,
+            metric=prepared.metric,
             X_test=split.X_test,
             y_test=split.y_test,
-            name=entry.name,
-            version=entry.version,
-        )
-        figures, report_html = runner.stage(
-            "write-report",
-            write_report,
-            data_dir=config.data_dir,
-            name=entry.name,
-            version=entry.version,
-            inputs=inputs,
-        )
-        outcome.report = (inputs, figures)
-    runner.publish(outcome)
-    tracking_uri = tracking_uri_from(config.mlflow)
-    if tracking_uri:
-        runner.stage(
-            "track-mlflow",
-            track_in_mlflow,
-            tracking_uri=tracking_uri,
-            outcome=outcome,
-            report_html=report_html,
-            log=log,
-        )
-    log.info(
-        "Done in %.0fs: nested CV %s %.4f ± %.4f, test %.4f, winner %s -> %s v%d",
-        time.time() - clock.started,
-        prepared.metric,
-        outer_summary["mean"],
-        outer_summary["std"],
-        test_score,
-        card.best_family,
-        entry.name,
-        entry.version,
+            challenger_score=fitted.test_score,
+            log=run.log,
+        ),  # fmt: skip
     )
-    return outcome
+
+
+def register(
+    run: Run,
+    card: ModelCard,
+    fitted: Fitted,
+    records: list[TrialRecord],
+    split: HoldoutSplit,
+    champion: dict[str, Any] | None,
+) -> RunOutcome:
+    """The model, its card and its leaderboard become the next version in the registry;
+    a champion decision then moves (or keeps) its alias."""
+    from tunelab.retraining import apply_decision
+
+    config = run.config
+    entry = run.runner.stage(
+        "register-model", register_model, data_dir=config.data_dir,
+        name=config.name or default_model_name(config.data, config.target),
+        model=fitted.model, metadata=card.to_dict(), leaderboard=leaderboard_frame(records),
+    )  # fmt: skip
+    if champion:
+        run.runner.stage(
+            "move-alias", apply_decision, data_dir=config.data_dir, name=entry.name,
+            version=entry.version, decision=champion, log=run.log,
+        )  # fmt: skip
+    result = TrainingResult(
+        name=entry.name, version=entry.version, location=entry.location, run_id=card.run_id,
+        task=card.task, metric=card.metric, outer_cv=card.metrics.outer_cv,
+        test_score=fitted.test_score, best_family=card.best_family,
+        best_config=card.best["config"], refit_full=fitted.refit_full,
+        elapsed_seconds=run.clock.elapsed(), champion=champion,
+    )  # fmt: skip
+    return RunOutcome(result, card, records, fitted.model, split.X_test, split.y_test)
+
+
+def publish(run: Run, outcome: RunOutcome) -> None:
+    """The report, the orchestrator's artifacts and MLflow: after registration, so none of
+    them can lose the registered model."""
+    report_html = write_run_report(run, outcome) if run.config.report else None
+    run.runner.publish(outcome)
+    if run.tracking_uri:
+        run.runner.stage(
+            "track-mlflow", track_in_mlflow, tracking_uri=run.tracking_uri, outcome=outcome,
+            report_html=report_html, log=run.log,
+        )  # fmt: skip
+    result, outer = outcome.result, outcome.result.outer_cv
+    run.log.info(
+        "Done in %.0fs: nested CV %s %.4f ± %.4f, test %.4f, winner %s -> %s v%d",
+        time.time() - run.clock.started, result.metric, outer["mean"], outer["std"],
+        result.test_score, result.best_family, result.name, result.version,
+    )  # fmt: skip
+
+
+def write_run_report(run: Run, outcome: RunOutcome) -> str:
+    from tunelab.report import ReportInputs
+
+    result = outcome.result
+    inputs = ReportInputs(
+        card=outcome.card.to_dict(),
+        trials=cast(Any, outcome.trials),  # duck-typed: the report does not import the search
+        model=outcome.model,
+        X_test=outcome.X_test,
+        y_test=outcome.y_test,
+        name=result.name,
+        version=result.version,
+    )
+    figures, report_html = run.runner.stage(
+        "write-report", write_report, data_dir=run.config.data_dir, name=result.name,
+        version=result.version, inputs=inputs,
+    )  # fmt: skip
+    outcome.report = (inputs, figures)
+    return cast(str, report_html)

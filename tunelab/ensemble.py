@@ -93,16 +93,23 @@ class _StoredValues(RegressorMixin, StoredPredictions):
 
 
 def score_stored(
-    scorer: Any, predictions: np.ndarray, y: pd.Series | np.ndarray, classes: np.ndarray | None
+    scorer: Any,
+    predictions: np.ndarray,
+    y: pd.Series | np.ndarray,
+    classes: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
-    """The scorer's value for ``predictions`` (class probabilities, or regression values)."""
+    """The scorer's value for ``predictions`` (class probabilities, or regression values),
+    weighted by ``sample_weight`` when given."""
     holder = (
         _StoredValues(predictions)
         if classes is None
         else _StoredProbabilities(predictions, classes)
     )
     rows = np.arange(len(predictions)).reshape(-1, 1)
-    return float(scorer(holder, rows, np.asarray(y)))
+    if sample_weight is None:
+        return float(scorer(holder, rows, np.asarray(y)))
+    return float(scorer(holder, rows, np.asarray(y), sample_weight=sample_weight))
 
 
 def fold_predictions(estimator: Any, X: pd.DataFrame, classification: bool) -> np.ndarray:
@@ -110,6 +117,19 @@ def fold_predictions(estimator: Any, X: pd.DataFrame, classification: bool) -> n
     if classification:
         return np.asarray(estimator.predict_proba(X), dtype=float)
     return np.asarray(estimator.predict(X), dtype=float)
+
+
+def class_probabilities(estimator: Any, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
+    """``predict_proba`` with one column per class of ``classes`` (sorted, as ``np.unique``
+    gives them); a class the fit never saw gets probability 0.
+
+    A group or time fold's training part can lack a rare class; its model is then scored
+    (and blended) as what it is, a model that never predicts that class.
+    """
+    fitted = np.asarray(estimator.predict_proba(X), dtype=float)
+    full = np.zeros((len(fitted), len(classes)), dtype=float)
+    full[:, np.searchsorted(classes, estimator.classes_)] = fitted
+    return full
 
 
 class OutOfFold:
@@ -146,6 +166,7 @@ def greedy_weights(
     scorer: Any,
     classes: np.ndarray | None,
     rounds: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[list[int], float]:
     """Caruana's forward selection with replacement: counts per candidate and the blend score.
 
@@ -157,7 +178,10 @@ def greedy_weights(
     best_counts, best_score = list(counts), -np.inf
     total = np.zeros_like(candidates[0])
     for round_number in range(1, rounds + 1):
-        scores = [score_stored(scorer, (total + c) / round_number, y, classes) for c in candidates]
+        scores = [
+            score_stored(scorer, (total + c) / round_number, y, classes, sample_weight)
+            for c in candidates
+        ]
         pick = int(np.nanargmax(scores))
         total = total + candidates[pick]
         counts[pick] += 1
@@ -197,6 +221,7 @@ def select_members(
     configs: dict[int, dict[str, Any]],
     rounds: int,
     fit_seconds: dict[int, float] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[list[Member], float | None]:
     """The blend to ship (one member when blending does not help) and its out-of-fold score.
 
@@ -209,7 +234,9 @@ def select_members(
     if rounds < 2 or len(ranked) < 2:
         return [], None
     trials = [t for t, _ in ranked]
-    counts, score = greedy_weights([p for _, p in ranked], y, scorer, oof.classes, rounds)
+    counts, score = greedy_weights(
+        [p for _, p in ranked], y, scorer, oof.classes, rounds, sample_weight
+    )
     used = sum(counts)
     members = [
         Member(configs[t], c / used, t, configs[t]["model"]["family"])
@@ -222,7 +249,7 @@ def select_members(
     if len(kept) < len(members):  # trimmed: score what is actually shipped
         predictions = dict(ranked)
         blend = sum(m.weight * predictions[m.trial] for m in kept)
-        score = score_stored(scorer, np.asarray(blend), y, oof.classes)
+        score = score_stored(scorer, np.asarray(blend), y, oof.classes, sample_weight)
     return kept, score
 
 
@@ -238,4 +265,4 @@ def heaviest(members: list[Member], count: int) -> list[Member]:
 
 def member_fold_seconds(trials: Sequence[Any]) -> dict[int, float]:
     """Seconds one inner-fold fit of each of a search's trials took: its refit cost, roughly."""
-    return {t.number: t.fit_seconds / max(1, len(t.fold_scores)) for t in trials}
+    return {t.number: t.seconds_per_fold for t in trials}

@@ -59,3 +59,13 @@ class StorageError(TunelabError, OSError):
     def __init__(self, message: str, *, retryable: bool = False):
         super().__init__(message)
         self.retryable = retryable
+
+
+class TrackingError(TunelabError, RuntimeError):
+    """The MLflow server refused or could not be reached (its URI shown with secrets masked)."""
+
+    retryable = True
+
+
+class DataDriftError(TunelabError, ValueError):
+    """Today's training data drifted from the champion's, and the run was asked to stop."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
+
+from tunelab.splits import SplitPlan, holdout_positions
 
 
 @dataclass
@@ -17,11 +18,16 @@ class HoldoutSplit:
 
 
 def split_holdout(
-    features: pd.DataFrame, target: pd.Series, task: str, test_size: float, seed: int
+    features: pd.DataFrame,
+    target: pd.Series,
+    task: str,
+    test_size: float,
+    seed: int,
+    plan: SplitPlan | None = None,
 ) -> HoldoutSplit:
-    """Stratified for classification, so a rare class is in both parts in its proportion."""
-    stratify = None if task == "regression" else target
-    X_train, X_test, y_train, y_test = train_test_split(
-        features, target, test_size=test_size, random_state=seed, stratify=stratify
+    """Stratified for classification, so a rare class is in both parts in its proportion;
+    by groups or by time when ``plan`` says so (see :mod:`tunelab.splits`)."""
+    train, test = holdout_positions(features, target, task, test_size, seed, plan or SplitPlan())
+    return HoldoutSplit(
+        features.iloc[train], features.iloc[test], target.iloc[train], target.iloc[test]
     )
-    return HoldoutSplit(X_train, X_test, y_train, y_test)

@@ -88,6 +88,7 @@ def permutation_importance(
     repeats: int,
     seed: int,
     classification: bool,
+    sample_weight: np.ndarray | None = None,
 ) -> Importance:
     """The drop in score when each of ``columns`` is shuffled, ``repeats`` times each.
 
@@ -107,7 +108,7 @@ def permutation_importance(
         stacked = pd.concat([_shuffled(X, name, order) for name, order in part], ignore_index=True)
         predictions = fold_predictions(model, stacked, classification)
         for block in np.split(predictions, len(part)):
-            scores.append(score_stored(scorer, block, y, classes))
+            scores.append(score_stored(scorer, block, y, classes, sample_weight))
     drops = scores[0] - np.asarray(scores[1:]).reshape(len(columns), repeats)
     return Importance(
         columns=list(columns),

@@ -15,13 +15,16 @@ from tunelab.listing import some_names
 
 
 def identifier_columns(schema: dict[str, Any]) -> list[str]:
-    """Columns the schema dropped because every value was unique (identifiers)."""
-    return [
+    """Columns the schema dropped because every value was unique (identifiers), then the
+    run's group and time columns (``key_columns``), each once."""
+    identifiers = [
         column["name"]
         for column in schema.get("columns", [])
         if column.get("role") == "dropped"
         and str(column.get("reason", "")).startswith("identifier")
     ]
+    keys = (schema.get("extra") or {}).get("key_columns", [])
+    return list(dict.fromkeys([*identifiers, *keys]))
 
 
 def with_key_columns(

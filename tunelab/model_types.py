@@ -55,3 +55,20 @@ ALLOWED_MODEL_TYPES: frozenset[str] = TUNELAB_TYPES | SKLEARN_TYPES | FAMILY_TYP
 def unexpected_types(untrusted: Iterable[str]) -> list[str]:
     """The types (from ``skops.io.get_untrusted_types``) that are not on the allow-list."""
     return sorted(set(untrusted) - ALLOWED_MODEL_TYPES)
+
+
+def check_model_types(untrusted: Iterable[str], refusal: str, hint: str = "") -> list[str]:
+    """The types to trust when loading (every store and the MLflow mirror ask here, so the
+    allow-list, and any mapping of renamed modules added later, lives in this module only);
+    raises :class:`RegistryError` starting with ``refusal`` if any type is not allowed."""
+    from tunelab.errors import RegistryError
+
+    listed = list(untrusted)
+    unexpected = unexpected_types(listed)
+    if unexpected:
+        where = " that are not in tunelab.model_types.ALLOWED_MODEL_TYPES, " if hint else ""
+        raise RegistryError(
+            f"{refusal}: it contains unexpected types {unexpected}"
+            + (f"{where}{hint}" if hint else "")
+        )
+    return listed

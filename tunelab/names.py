@@ -46,3 +46,8 @@ def check_run_id(run_id: object) -> str:
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
         raise ParameterError(f"Invalid run id {run_id!r}: use 1-64 letters, digits, '_' or '-'")
     return run_id
+
+
+def artifact_key(name: str) -> str:
+    """A model name as a Prefect artifact key (lowercase letters, digits and dashes only)."""
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "model"

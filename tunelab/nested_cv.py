@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import get_scorer
 
 from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
-from tunelab.ensemble import Member, describe
+from tunelab.card import INTERVAL_LEVEL, estimate_interval
+from tunelab.ensemble import Member, class_probabilities, describe, score_stored
 from tunelab.errors import CheckpointError
 from tunelab.run_files import OuterFoldFile, check_shape
 from tunelab.search import (
@@ -29,9 +29,10 @@ from tunelab.search import (
     SearchResult,
     SearchSettings,
     TrialRecord,
-    make_cv,
     run_search,
 )
+from tunelab.splits import inner_fold_splits, outer_fold_splits, record_splits
+from tunelab.weights import fit_weighted, row_weights, run_scorer, weighted_score
 
 
 @dataclass
@@ -64,11 +65,10 @@ class OuterFoldResult:
 
 
 def outer_splits(
-    y: pd.Series, settings: SearchSettings, folds: int
+    X: pd.DataFrame, y: pd.Series, settings: SearchSettings, folds: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    # A different seed from the inner splits, so outer and inner partitions are not aligned.
-    cv = make_cv(settings.schema.task, folds, settings.seed + 7919)
-    return list(cv.split(np.zeros(len(y)), y))
+    """The outer folds over the training rows, as :mod:`tunelab.splits` decides them."""
+    return outer_fold_splits(X, y, settings, folds)
 
 
 def build_chosen(
@@ -94,10 +94,18 @@ def fit_and_score(
 ):
     """Refits what a search chose (one pipeline or a blend) and scores it on unseen rows."""
     model = build_chosen(members, settings, n_jobs)
+    weight_column = settings.plan.weight_column
+    weights = row_weights(X_eval, weight_column)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(X_fit, y_fit)
-        score = float(get_scorer(settings.metric)(model, X_eval, y_eval))
+        fit_weighted(model, X_fit, y_fit, row_weights(X_fit, weight_column))
+        classes = None if settings.schema.task == "regression" else np.unique([*y_fit, *y_eval])
+        scorer = run_scorer(settings.metric, classes)
+        if classes is not None and not np.array_equal(model.classes_, classes):
+            # a class the fit never saw (possible with group or time splits) scores as p=0
+            predictions = class_probabilities(model, X_eval, classes)
+            return model, score_stored(scorer, predictions, y_eval, classes, weights)
+        score = weighted_score(scorer, model, X_eval, y_eval, weights)
     return model, score
 
 
@@ -124,6 +132,10 @@ def evaluate_outer_fold(
     X_val, y_val = X.iloc[val_idx], y.iloc[val_idx]
     if done_file is not None and done_file.exists():
         return read_fold_result(done_file, fold)
+    if run_dir is not None:
+        path = run_dir / "splits" / f"{label}.json"
+        record_splits(path, X, [(train_idx, val_idx)], settings.plan)
+        record_inner_splits(run_dir, label, X_train, y_train, settings)
     search = run_search(
         X_train,
         y_train,
@@ -176,14 +188,29 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
-def summarise(scores: list[float]) -> dict[str, Any]:
+def record_inner_splits(
+    run_dir: Path, label: str, X: pd.DataFrame, y: pd.Series, settings: SearchSettings
+) -> None:
+    """``splits/<label>.inner.json``: the inner folds the search's trials are scored on
+    (the same function the search's objective takes them from)."""
+    splits = inner_fold_splits(X, y, settings)
+    record_splits(run_dir / "splits" / f"{label}.inner.json", X, splits, settings.plan)
+
+
+def summarise(scores: list[float], metric: str | None = None) -> dict[str, Any]:
+    """The outer folds' scores and their summary, with the card's interval
+    (:func:`tunelab.card.estimate_interval`) as ``interval_low``/``interval_high``."""
     values = np.asarray(scores, dtype=float)
+    low, high = estimate_interval([float(v) for v in values], metric)
     return {
         "scores": [float(v) for v in values],
         "mean": float(values.mean()),
         "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
         "min": float(values.min()),
         "max": float(values.max()),
+        "interval_low": low,
+        "interval_high": high,
+        "interval_level": INTERVAL_LEVEL,
     }
 
 
@@ -198,6 +225,8 @@ def final_search(
 ) -> SearchResult:
     """The search whose winner is refitted and shipped."""
     checkpoint = run_dir / "final.trials.json" if run_dir else None
+    if run_dir is not None:
+        record_inner_splits(run_dir, "final", X, y, settings)
     return run_search(
         X,
         y,

@@ -27,6 +27,8 @@ class TrainingResult:
     best_config: dict[str, Any]
     refit_full: bool
     elapsed_seconds: float
+    #: The champion decision (the card's ``champion``) when the run had ``--champion``.
+    champion: dict[str, Any] | None = None
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -10,6 +10,7 @@ from models.kinds import TaskKind
 from tunelab.config import RunConfig
 from tunelab.data import check_fold_sizes, load_table, split_features_target
 from tunelab.provenance import fingerprint
+from tunelab.splits import SplitPlan, check_early_classes, check_split_columns
 from tunelab.task import resolve_metric, resolve_task
 
 
@@ -22,6 +23,8 @@ class PreparedData:
     metric: str
     dropped_target_rows: int
     fingerprint: str
+    #: How the run splits and weights its rows (group, time and weight columns).
+    plan: SplitPlan = field(default_factory=SplitPlan)
 
 
 def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> PreparedData:
@@ -35,6 +38,15 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
     check_fold_sizes(
         validated.target, resolved_task, config.outer_folds, config.inner_folds, config.test_size
     )
+    plan = SplitPlan.from_config(config)
+    check_split_columns(
+        validated.features, plan, resolved_task, config.outer_folds, config.inner_folds,
+        config.test_size,
+    )  # fmt: skip
+    check_early_classes(
+        validated.features, validated.target, resolved_task, plan, config.outer_folds,
+        config.inner_folds, config.test_size,
+    )  # fmt: skip
     return PreparedData(
         source=config.data,
         features=validated.features,
@@ -43,4 +55,5 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
         metric=resolve_metric(config.metric, resolved_task),
         dropped_target_rows=validated.dropped_target_rows,
         fingerprint=fingerprint(table),
+        plan=plan,
     )

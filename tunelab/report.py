@@ -35,6 +35,7 @@ from plotly.subplots import make_subplots
 
 from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.importance import Importance, columns_to_permute, permutation_importance
+from tunelab.report_drift import drift_figure, drift_frame, retraining_html
 
 
 class TrialRecord(Protocol):
@@ -342,6 +343,7 @@ def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.D
     seed = int(inputs.card.get("seed") or 0)
     repeats = IMPORTANCE_REPEATS
     columns = columns_to_permute(inputs.model, X)
+    weight_column = (inputs.card.get("metrics") or {}).get("weighted_by")
     if seconds is not None:
         try:
             one_pass = _timed_score(inputs.model, X, y, scoring)
@@ -360,11 +362,13 @@ def importance_frame(inputs: ReportInputs, seconds: float | None = None) -> pd.D
             if rows < len(X):
                 X = X.sample(rows, random_state=0)
                 y = y.loc[X.index]
+    # A weighted run's importance is measured with the same weights as its scores.
+    weights = X[weight_column].to_numpy(dtype=float) if weight_column in X.columns else None
     try:
-        result = _permute(inputs.model, X, y, scoring, columns, repeats, seed)
+        result = _permute(inputs.model, X, y, scoring, columns, repeats, seed, weights)
     except ValueError:  # e.g. roc_auc on a test set that lacks a class: fall back to default
         scoring = None
-        result = _permute(inputs.model, X, y, scoring, columns, repeats, seed)
+        result = _permute(inputs.model, X, y, scoring, columns, repeats, seed, weights)
     frame = pd.DataFrame(
         {
             "column": result.columns,
@@ -400,12 +404,15 @@ def _permute(
     columns: list[str],
     repeats: int,
     seed: int,
+    weights: np.ndarray | None = None,
 ) -> Importance:
     from sklearn.metrics import check_scoring
 
     scorer = check_scoring(model, scoring)
     classification = getattr(model, "classes_", None) is not None
-    return permutation_importance(model, X, y, scorer, columns, repeats, seed, classification)
+    return permutation_importance(
+        model, X, y, scorer, columns, repeats, seed, classification, sample_weight=weights
+    )
 
 
 def _timed_score(model: Any, X: pd.DataFrame, y: pd.Series, scoring: str | None) -> float:
@@ -576,6 +583,10 @@ def build_figures(inputs: ReportInputs) -> dict[str, Figure]:
                 fig = attempt(f"{kind} {family}", maker)
                 if fig is not None:
                     figures[f"{kind}/{family}"] = fig
+    if inputs.card.get("drift"):
+        fig = attempt("drift", lambda: drift_figure(inputs.card["drift"]))
+        if fig is not None:
+            figures["drift"] = fig
     fig = attempt("families", lambda: families_figure(inputs.trials, inputs.card, colours))
     if fig is not None:
         figures["families"] = fig
@@ -602,6 +613,21 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _metric_label(card: dict[str, Any]) -> str:
+    weighted_by = (card.get("metrics") or {}).get("weighted_by")
+    metric = str(card.get("metric"))
+    return f"{metric} (weighted by {weighted_by})" if weighted_by else metric
+
+
+def _interval_row(outer: dict[str, Any]) -> list[tuple[str, str]]:
+    """The card's interval for a new held-out score (cards before it existed have none)."""
+    if "interval_low" not in outer:
+        return []
+    level = round(100 * outer.get("interval_level", 0.95))
+    label = f"{level}% interval for a new held-out score"
+    return [(label, f"{_fmt(outer['interval_low'])} – {_fmt(outer['interval_high'])}")]
+
+
 def _card_html(inputs: ReportInputs) -> str:
     card = inputs.card
     metrics = card.get("metrics") or {}
@@ -613,7 +639,7 @@ def _card_html(inputs: ReportInputs) -> str:
     rows = [
         ("task", card.get("task")),
         ("target", card.get("target")),
-        ("metric", card.get("metric")),
+        ("metric", _metric_label(card)),
         ("seed", card.get("seed")),
         ("run id", card.get("run_id")),
         *((f"data: {k}", v) for k, v in data.items()),
@@ -621,6 +647,7 @@ def _card_html(inputs: ReportInputs) -> str:
     estimate = [
         ("nested CV mean ± std", f"{_fmt(outer.get('mean'))} ± {_fmt(outer.get('std'))}"),
         ("outer-fold range", f"{_fmt(outer.get('min'))} – {_fmt(outer.get('max'))}"),
+        *_interval_row(outer),
         ("outer-fold scores", ", ".join(_fmt(s) for s in outer.get("scores") or [])),
         ("held-out test score", _fmt(metrics.get("test_score"))),
         ("final search best inner CV", _fmt(metrics.get("final_inner_cv"))),
@@ -645,6 +672,7 @@ def _card_html(inputs: ReportInputs) -> str:
 
 _WINNER_KEYS = ("importance", "confusion", "roc", "pr", "predicted_vs_actual", "residuals")
 _SECTIONS = (
+    ("Data drift", ("drift",)),
     ("Search history", ("history/",)),
     ("Hyperparameters", ("slices/", "parallel/")),
     ("Families", ("families",)),
@@ -665,7 +693,7 @@ def render_html(inputs: ReportInputs, figures: dict[str, Figure] | None = None) 
     from plotly.offline import get_plotlyjs
 
     figures = build_figures(inputs) if figures is None else figures
-    parts = [_card_html(inputs)]
+    parts = [_card_html(inputs), retraining_html(inputs.card, inputs.name, inputs.version)]
     for heading, prefixes in _SECTIONS:
         keys = [k for k in figures if any(k == p or k.startswith(p) for p in prefixes)]
         if prefixes[0] == "importance":  # keep the listed order for the winner section
@@ -712,7 +740,9 @@ def publish_prefect_artifacts(
     lowercase letters, digits and dashes)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    key = re.sub(r"[^a-z0-9-]+", "-", key.lower()).strip("-") or "model"
+    from tunelab.names import artifact_key
+
+    key = artifact_key(key)
     title = inputs.name + (f" v{inputs.version}" if inputs.version is not None else "")
     if figures is None:
         figures = build_figures(inputs)
@@ -734,6 +764,9 @@ def publish_prefect_artifacts(
             .agg(["max", "mean", "count"])
         )
         table("families", best, f"Best inner-CV score per family and search: {title}")
+    if inputs.card.get("drift"):
+        drift = inputs.card["drift"]
+        table("drift", drift_frame(drift), f"Data drift against {drift['reference']}: {title}")
     if "importance" in figures:
         bar = figures["importance"].data[0]
         table(

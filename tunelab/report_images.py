@@ -17,6 +17,7 @@ from typing import Any
 
 #: Report figures drawn as images, in the order shown.
 IMAGE_KEYS = (
+    "drift",
     "history/final",
     "families",
     "importance",

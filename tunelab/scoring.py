@@ -11,7 +11,7 @@ from pipelines import DataSchema
 from tunelab.data import check_columns, check_nested_values
 from tunelab.errors import DataValidationError
 from tunelab.listing import some_names
-from tunelab.registry import RegisteredModel
+from tunelab.store import RegisteredModel
 
 ExtraColumns = Literal["error", "ignore"]
 

@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
 from hyperopt.exceptions import AllTrialsFailed
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab import checkpoint as checkpoint_io
 from tunelab.ensemble import (
     Member,
     OutOfFold,
+    class_probabilities,
     fold_predictions,
     member_fold_seconds,
     score_stored,
@@ -41,6 +40,9 @@ from tunelab.ensemble import (
 from tunelab.errors import SearchFailedError
 from tunelab.interrupt import check_stop
 from tunelab.space import build_space, config_to_vals
+from tunelab.splits import SplitPlan, inner_fold_splits
+from tunelab.splits import make_cv as make_cv  # the random splitter, moved to tunelab.splits
+from tunelab.weights import fit_weighted, row_weights, run_scorer
 
 #: How a trial stopped by the run's deadline is recorded (status ``cut``).
 BUDGET_EXHAUSTED = "time budget exhausted"
@@ -71,6 +73,8 @@ class SearchSettings:
     #: Rounds of greedy ensemble selection over the best trials' out-of-fold predictions;
     #: below 2, the search ships its single best pipeline.
     ensemble_rounds: int = 0
+    #: Group, time and weight columns: how the inner folds split and every fit weighs rows.
+    plan: SplitPlan = field(default_factory=SplitPlan)
 
 
 class TrialStatus(str, Enum):
@@ -102,6 +106,11 @@ class TrialRecord:
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
+
+    @property
+    def seconds_per_fold(self) -> float:
+        """Seconds one inner-fold fit took: what a refit of this configuration costs, roughly."""
+        return self.fit_seconds / max(1, len(self.fold_scores))
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -144,12 +153,6 @@ ProgressCallback = Callable[[TrialRecord, "TrialRecord | None", int], None]
 
 class TrialCut(Exception):
     """A trial stopped between folds because it ran past its own or the run's time limit."""
-
-
-def make_cv(task: str, folds: int, seed: int) -> KFold | StratifiedKFold:
-    if task == "regression":
-        return KFold(n_splits=folds, shuffle=True, random_state=seed)
-    return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
 
 
 def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
@@ -214,11 +217,10 @@ def startup_trials(settings: SearchSettings, deadline: float | None) -> int:
     return min(by_count, max(3, len(settings.families)))
 
 
-def family_fold_seconds(records: list[TrialRecord], family: str, folds: int) -> float:
+def family_fold_seconds(records: list[TrialRecord], family: str) -> float:
     """The slowest single-fold fit of ``family`` so far in this search (0 if none yet)."""
-    times = [
-        r.fit_seconds / folds for r in records if r.family == family and r.status == TrialStatus.OK
-    ]
+    ok = TrialStatus.OK
+    times = [r.seconds_per_fold for r in records if r.family == family and r.status == ok]
     return max(times, default=0.0)
 
 
@@ -263,11 +265,14 @@ class _Objective:
     ):
         self.X, self.y, self.settings = X, y, settings
         self.deadline, self.history = deadline, history
-        cv = make_cv(settings.schema.task, settings.inner_folds, settings.seed)
-        self.splits = list(cv.split(X, y))
-        self.scorer = get_scorer(settings.metric)
+        self.splits = inner_fold_splits(X, y, settings)
+        self.weights = row_weights(X, settings.plan.weight_column)
+        #: Rows some fold validates on (forward-chaining folds never validate the earliest).
+        self.oof_rows = np.unique(np.concatenate([val for _, val in self.splits]))
+        self.oof_weights = None if self.weights is None else self.weights[self.oof_rows]
         classification = settings.schema.task != "regression"
         self.classes: np.ndarray | None = np.unique(y) if classification else None
+        self.scorer = run_scorer(settings.metric, self.classes)
         #: Out-of-fold predictions of the last trial, when it was scored on every fold.
         self.last_oof: np.ndarray | None = None
 
@@ -293,7 +298,7 @@ class _Objective:
         # A fold fit cannot be interrupted, so near the deadline a fold only starts if it is
         # expected to end in time: first from this family's earlier folds, then from this
         # trial's own.
-        fold_seconds = family_fold_seconds(records, family, len(self.splits))
+        fold_seconds = family_fold_seconds(records, family)
         try:
             for fold, (train_idx, val_idx) in enumerate(self.splits):
                 check_stop()
@@ -348,21 +353,26 @@ class _Objective:
     ) -> tuple[float, np.ndarray | None]:
         """The fold's score and its predictions (kept for ensembles), from one predict call.
 
-        Predictions are kept only when they line up with the search's classes (a class
-        missing from a fold's training part would shift the probability columns).
+        Probabilities have a column for every class of the search, also when a class is
+        missing from the fold's training part (a group or time fold can lack a rare class).
         """
         s = self.settings
         estimator = without_booster_refit(
             build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.n_jobs)
         )
         X_val, y_val = self.X.iloc[val_idx], self.y.iloc[val_idx]
+        w_train, w_val = (None, None) if self.weights is None else (
+            self.weights[train_idx], self.weights[val_idx]
+        )  # fmt: skip
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            estimator.fit(self.X.iloc[train_idx], self.y.iloc[train_idx])
+            fit_weighted(estimator, self.X.iloc[train_idx], self.y.iloc[train_idx], w_train)
             if self.classes is not None and not np.array_equal(estimator.classes_, self.classes):
-                return float(self.scorer(estimator, X_val, y_val)), None
-            predictions = fold_predictions(estimator, X_val, self.classes is not None)
-        return score_stored(self.scorer, predictions, y_val, self.classes), predictions
+                predictions = class_probabilities(estimator, X_val, self.classes)
+            else:
+                predictions = fold_predictions(estimator, X_val, self.classes is not None)
+        score = score_stored(self.scorer, predictions, y_val, self.classes, w_val)
+        return score, predictions
 
     def _assemble(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
         if self.settings.ensemble_rounds < 2 or len(parts) != len(self.splits):
@@ -371,7 +381,7 @@ class _Objective:
         oof = np.zeros((len(self.y), *first.shape[1:]), dtype=float)
         for rows, predictions in parts:
             oof[rows] = predictions
-        return oof
+        return oof[self.oof_rows]
 
     def _check_limits(self, start: float, fold_seconds: float, may_cut: bool) -> None:
         elapsed = time.perf_counter() - start
@@ -515,12 +525,13 @@ def run_search(
         )
     members, ensemble_score = select_members(
         oof,
-        y,
+        y.iloc[objective.oof_rows],
         objective.scorer,
         configs={r.number: r.config for r in records},
         rounds=settings.ensemble_rounds,
         # Only under a deadline may measured times shape the blend (same seed, same blend).
         fit_seconds=None if deadline is None else member_fold_seconds(records),
+        sample_weight=objective.oof_weights,
     )
     return SearchResult(
         label=label,

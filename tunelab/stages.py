@@ -31,7 +31,9 @@ def holdout_split(prepared: Any, test_size: float, seed: int) -> Any:
     """The test rows leave here and are not touched again until the final score."""
     from tunelab.holdout import split_holdout
 
-    return split_holdout(prepared.features, prepared.target, prepared.task, test_size, seed)
+    return split_holdout(
+        prepared.features, prepared.target, prepared.task, test_size, seed, prepared.plan
+    )
 
 
 def refit_and_test(members: list[Member], settings: SearchSettings, split: Any):
@@ -48,11 +50,12 @@ def refit_on_all_rows(
 ) -> Any:
     """The shipped model sees every row the user gave, after the test score is recorded."""
     from tunelab.nested_cv import build_chosen
+    from tunelab.weights import fit_weighted, row_weights
 
     model = build_chosen(members, settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(X, y)
+        return fit_weighted(model, X, y, row_weights(X, settings.plan.weight_column))
 
 
 def register_model(
@@ -72,11 +75,11 @@ def write_report(
 ) -> tuple[dict[str, Any], str]:
     """Plots of the search and of the winner on the test rows, stored with the version."""
     from tunelab.report import build_figures, render_html
-    from tunelab.store import open_store
+    from tunelab.store import REPORT_FILE, open_store
 
     figures = build_figures(inputs)
     html = render_html(inputs, figures)
-    open_store(data_dir).attach(name, version, "report.html", html.encode())
+    open_store(data_dir).attach(name, version, REPORT_FILE, html.encode())
     return figures, html
 
 
@@ -85,6 +88,7 @@ def track_in_mlflow(
 ) -> str | None:
     """Logs the registered run to MLflow; the model is already registered, so a tracking
     failure is reported loudly but does not undo the run."""
+    from tunelab.sources import mask_url
     from tunelab.tracking import log_run
 
     result = outcome.result
@@ -99,10 +103,21 @@ def track_in_mlflow(
             report_html=report_html,
         )
     except Exception as exc:
-        log.error("MLflow logging to %s failed: %s: %s", tracking_uri, type(exc).__name__, exc)
+        log.error("MLflow logging failed: %s", _masked(exc, tracking_uri))
         return None
-    log.info("Logged to MLflow at %s (run %s, model %s)", tracking_uri, run_id, result.name)
+    shown = mask_url(tracking_uri)
+    log.info("Logged to MLflow at %s (run %s, model %s)", shown, run_id, result.name)
     return run_id
+
+
+def _masked(exc: Exception, tracking_uri: str) -> str:
+    """A tracking failure as one line with no credentials (TrackingError is already masked)."""
+    from tunelab.errors import TunelabError
+    from tunelab.tracking import masked_message
+
+    if isinstance(exc, TunelabError):
+        return masked_message(exc, tracking_uri)
+    return f"{type(exc).__name__}: {masked_message(exc, tracking_uri)}"
 
 
 def leaderboard_frame(records: list[TrialRecord]) -> pd.DataFrame:

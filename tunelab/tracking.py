@@ -21,10 +21,11 @@ from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 
-from tunelab.errors import RegistryError
+from tunelab.errors import RegistryError, TrackingError, TunelabError
 
 #: Model-version tag that links an MLflow model version to the tunelab registry version.
 VERSION_TAG = "tunelab_version"
@@ -47,16 +48,66 @@ def experiment_name(name: str) -> str:
     return f"tunelab/{name}"
 
 
+#: MLflow retries an unreachable server for about four minutes by default; a promote or the
+#: end of a run should say so in seconds. Each is used only when the user has not set it.
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+def masked_message(exc: BaseException, tracking_uri: str) -> str:
+    """The first line of ``exc`` with the URI's password (and secret query values) masked."""
+    from tunelab.sources import mask_url
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.replace(tracking_uri, mask_url(tracking_uri))
+    secrets = [urlsplit(tracking_uri).password or ""] + [
+        v for k, v in parse_qsl(urlsplit(tracking_uri).query) if v
+    ]
+    for secret in filter(None, secrets):
+        text = text.replace(secret, "***")
+    return text[:500]
+
+
+@contextlib.contextmanager
+def _bounded_http_retries() -> Iterator[None]:
+    added = [k for k in _HTTP_DEFAULTS if k not in os.environ]
+    os.environ.update({k: _HTTP_DEFAULTS[k] for k in added})
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
 @contextlib.contextmanager
 def _tracking(tracking_uri: str) -> Iterator[Any]:
-    """Points mlflow's fluent API at ``tracking_uri`` for the block, then restores it."""
-    import mlflow
+    """Points mlflow's fluent API at ``tracking_uri`` for the block, then restores it.
 
+    Any failure inside leaves as one :class:`TrackingError` whose text names the server with
+    its credentials masked (MLflow's own messages repeat the URI, password included).
+    """
+    from tunelab.sources import mask_url
+
+    try:
+        import mlflow
+    except ImportError:
+        raise TrackingError("MLflow is not installed: pip install 'tunelab[mlflow]'") from None
     previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
-        yield mlflow
+        with _bounded_http_retries():
+            yield mlflow
+    except TunelabError:
+        raise
+    except Exception as exc:
+        raise TrackingError(
+            f"MLflow at {mask_url(tracking_uri)} failed: {type(exc).__name__}: "
+            f"{masked_message(exc, tracking_uri)}"
+        ) from None
     finally:
         mlflow.set_tracking_uri(previous or "")
         mlflow.set_registry_uri(previous or "")
@@ -118,12 +169,12 @@ def trials_table(trials: Sequence[Any]) -> pd.DataFrame:
 def _trusted_types(model: Any) -> list[str]:
     import skops.io as sio
 
-    from tunelab.model_types import ALLOWED_MODEL_TYPES
+    from tunelab.model_types import check_model_types
 
     # The registry's exact allow-list, not prefixes: a prefix such as "sklearn." would also
     # trust standard-library functions that scikit-learn re-exports (see model_types).
     untrusted = sio.get_untrusted_types(data=sio.dumps(model))
-    return [t for t in untrusted if t in ALLOWED_MODEL_TYPES]
+    return check_model_types(untrusted, "Refusing to log the model to MLflow")
 
 
 def _requirements() -> list[str]:
@@ -188,9 +239,11 @@ def find_model_version(tracking_uri: str, name: str, tunelab_version: int) -> st
             f"name = '{name}' and tag.{VERSION_TAG} = '{int(tunelab_version)}'"
         )
     if not found:
+        from tunelab.sources import mask_url
+
         raise RegistryError(
             f"No MLflow model version of {name!r} carries tunelab version {tunelab_version} "
-            f"at {tracking_uri}"
+            f"at {mask_url(tracking_uri)}"
         )
     return str(max(int(v.version) for v in found))
 

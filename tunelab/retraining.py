@@ -21,6 +21,7 @@ from tunelab.config import RunConfig
 from tunelab.drift import DriftReport, compare_with_profile, profile_frame
 from tunelab.errors import DataDriftError, RegistryCorruptError, RegistryError
 from tunelab.lineage import parse_reference
+from tunelab.listing import some_names
 from tunelab.retraining_summary import decision_sentence
 from tunelab.runs import default_model_name
 from tunelab.store import ModelStore, open_store
@@ -89,7 +90,7 @@ def check_drift(reference: Any, X_train: pd.DataFrame, config: RunConfig, log: A
         return None
     report = compare_with_profile(profile, X_train, config.drift_threshold, label)
     if report.missing_columns:
-        log.warning("Columns of %s missing today: %s", label, ", ".join(report.missing_columns))
+        log.warning("Columns of %s missing today: %s", label, some_names(report.missing_columns))
     if not report.drifted:
         log.info(report.summary())
         return report

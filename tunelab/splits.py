@@ -31,6 +31,7 @@ from sklearn.model_selection import (
 
 from tunelab.atomic import write_json_atomic
 from tunelab.errors import DataValidationError
+from tunelab.listing import some_names
 
 Splits = list[tuple[np.ndarray, np.ndarray]]
 
@@ -212,7 +213,7 @@ def check_split_columns(
         if column is not None and column not in frame.columns:
             raise DataValidationError(
                 f"{setting} {column!r} is not a column of the table; columns: "
-                f"{', '.join(map(repr, list(frame.columns)[:20]))}"
+                f"{some_names(frame.columns)}"
             )
     if plan.group_column:
         _check_groups(frame[plan.group_column], outer_folds, inner_folds, test_size)

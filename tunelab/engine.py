@@ -22,7 +22,6 @@ from tunelab.budget import (
     REPORT_SECONDS,
     RunClock,
     clock_scope,
-    outer_fold_parallelism,
 )
 from tunelab.call_context import CALL_STARTED
 from tunelab.card import (
@@ -33,6 +32,7 @@ from tunelab.card import (
     TrialCounts,
 )
 from tunelab.config import RunConfig
+from tunelab.cores import split_cores
 from tunelab.ensemble import affordable, describe, member_fold_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
@@ -123,7 +123,8 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     log.info("Run %s: checkpoints in %s", run_id, run_dir)
 
     cores = resolve_n_jobs(config.n_jobs)
-    workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
+    outer_split, final_split = split_cores(cores, config.outer_folds), split_cores(cores)
+    workers, cores_per_fold = outer_split.searches, outer_split.cores_per_search
     base = dict(
         schema=schema,
         families=tuple(families),
@@ -134,8 +135,13 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         trial_timeout=config.trial_timeout,
         ensemble_rounds=config.ensemble_size,
     )
-    outer_settings = SearchSettings(**base, n_jobs=cores_per_fold)
-    final_settings = SearchSettings(**base, n_jobs=cores)
+    outer_settings = SearchSettings(
+        **base, n_jobs=cores_per_fold, concurrent_trials=outer_split.trials_per_search,
+        searches_at_once=workers,
+    )  # fmt: skip
+    final_settings = SearchSettings(
+        **base, n_jobs=cores, concurrent_trials=final_split.trials_per_search
+    )
     portfolio = portfolio_configs(prepared.task, families)
 
     folds = list(range(config.outer_folds))

@@ -31,6 +31,7 @@ from tunelab.search import (
     make_cv,
     run_search,
 )
+from tunelab.shared_table import resolve
 
 
 @dataclass
@@ -116,6 +117,7 @@ def evaluate_outer_fold(
 
     ``X`` and ``y`` are the training rows only: the held-out test rows never reach a fold.
     """
+    X, y = resolve(X), resolve(y)  # on Dask: read once per worker from the run's directory
     done_file = run_dir / f"outer-{fold}.result.json" if run_dir else None
     checkpoint = run_dir / f"outer-{fold}.trials.json" if run_dir else None
     label = f"outer-{fold}"

@@ -518,9 +518,25 @@ class _TrialLoop:
                     self.pool.first_done(list(self.in_flight)), key=self.in_flight.get
                 ):
                     self._finish(future, checkpoint, progress)
-        finally:
+        except BaseException:
+            self._keep_what_finishes(checkpoint)
+            raise
+
+    def _keep_what_finishes(self, checkpoint: Path | None) -> None:
+        """On an interrupt, trials queued are dropped and those running here stop at their
+        next fold; any that still finish are checkpointed, so a resume loses none of them.
+        Trials on a cluster do not see this process's stop signal: they are cancelled."""
+        self._drop_queued()
+        if self.pool.remote:
             for future in self.in_flight:
                 future.cancel()
+            return
+        while self.in_flight:
+            for future in self.pool.first_done(list(self.in_flight)):
+                if future.exception() is None:
+                    self._finish(future, checkpoint, None)
+                else:
+                    del self.in_flight[future]
 
     def _launch(self) -> None:
         while not self.stopped and self.next_k - len(self.committed_records) < self.window:

@@ -34,6 +34,7 @@ from tunelab.card import (
 from tunelab.config import RunConfig
 from tunelab.cores import split_cores
 from tunelab.ensemble import affordable, describe, member_fold_seconds
+from tunelab.fidelity import families_for_size, order_for_size
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
@@ -97,7 +98,10 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     )
     if prepared.dropped_target_rows:
         log.warning("Dropped %d rows with a missing target", prepared.dropped_target_rows)
-    families = resolve_families(config.families, prepared.task)
+    families = families_for_size(
+        resolve_families(config.families, prepared.task), len(prepared.features),
+        requested=bool(config.families),
+    )  # fmt: skip
     split = runner.stage(
         "holdout-split", holdout_split, prepared=prepared, test_size=config.test_size,
         seed=config.seed,
@@ -142,7 +146,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
     final_settings = SearchSettings(
         **base, n_jobs=cores, concurrent_trials=final_split.trials_per_search
     )
-    portfolio = portfolio_configs(prepared.task, families)
+    portfolio = order_for_size(portfolio_configs(prepared.task, families), len(split.X_train))
 
     folds = list(range(config.outer_folds))
     batches = [folds[i : i + workers] for i in range(0, len(folds), workers)]

@@ -36,6 +36,7 @@ from tunelab.ensemble import (
     select_members,
 )
 from tunelab.errors import SearchFailedError
+from tunelab.fidelity import holdout_split, is_large
 from tunelab.interrupt import check_stop
 from tunelab.proposals import Proposer, finished_doc
 from tunelab.trial_pool import open_pool
@@ -276,8 +277,11 @@ class _Objective:
     ):
         self.X, self.y, self.settings = X, y, settings
         self.deadline, self.history = deadline, history
-        cv = make_cv(settings.schema.task, settings.inner_folds, settings.seed)
-        self.splits = list(cv.split(X, y))
+        if is_large(len(X)):  # one holdout: see tunelab.fidelity
+            self.splits = holdout_split(settings.schema.task, len(X), y, settings.seed)
+        else:
+            cv = make_cv(settings.schema.task, settings.inner_folds, settings.seed)
+            self.splits = list(cv.split(X, y))
         self.scorer = get_scorer(settings.metric)
         classification = settings.schema.task != "regression"
         self.classes: np.ndarray | None = np.unique(y) if classification else None

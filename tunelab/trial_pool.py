@@ -104,7 +104,8 @@ class DaskPool:
     def first_done(self, futures: list[Any]) -> list[Any]:
         from distributed import wait as dask_wait
 
-        return list(dask_wait(futures, return_when="FIRST_COMPLETED").done)
+        with self.client.as_current():  # wait() looks for the default client
+            return list(dask_wait(futures, return_when="FIRST_COMPLETED").done)
 
     def close(self) -> None:
         """The cluster belongs to the run, not to the search."""

@@ -21,6 +21,7 @@ import numpy as np
 from hyperopt import JOB_STATE_DONE, JOB_STATE_NEW, STATUS_FAIL, STATUS_OK, Trials, pyll, tpe
 from hyperopt.base import Domain, spec_from_misc
 
+from models.kinds import TaskKind
 from tunelab.space import build_space, config_to_vals
 
 
@@ -33,7 +34,7 @@ class Proposer:
 
     def __init__(
         self,
-        task: str,
+        task: TaskKind,
         families: Sequence[str],
         seed: int,
         label: str,

@@ -518,9 +518,8 @@ class _TrialLoop:
                 self._launch()
                 if not self.in_flight:
                     break
-                for future in sorted(
-                    self.pool.first_done(list(self.in_flight)), key=self.in_flight.get
-                ):
+                done = self.pool.first_done(list(self.in_flight))
+                for future in sorted(done, key=lambda f: self.in_flight[f]):
                     self._finish(future, checkpoint, progress)
         except BaseException:
             self._keep_what_finishes(checkpoint)

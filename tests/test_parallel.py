@@ -109,3 +109,40 @@ def test_resume_with_trials_in_flight_loses_no_finished_trial(churn, tmp_path):
     assert [(t.number, t.config, t.score) for t in resumed.trials] == [
         (t.number, t.config, t.score) for t in uninterrupted.trials
     ]
+
+
+def test_large_tables_get_one_holdout_boosters_first_and_no_slow_families():
+    from tunelab.fidelity import (
+        LARGE_ROWS,
+        families_for_size,
+        holdout_split,
+        order_for_size,
+    )
+
+    rows = LARGE_ROWS + 1000
+    y = pd.Series([0, 1] * (rows // 2))
+    ((train, validation),) = holdout_split("binary", rows, y, seed=0)
+    assert len(set(train) | set(validation)) == rows and not set(train) & set(validation)
+    assert abs(y.iloc[validation].mean() - 0.5) < 0.01  # stratified
+    everything = ["linear", "knn", "lightgbm", "xgboost", "random_forest", "extra_trees"]
+    assert families_for_size(everything, rows, requested=False) == ["linear", "lightgbm", "xgboost"]
+    assert families_for_size(everything, rows, requested=True) == everything
+    assert families_for_size(everything, 5000, requested=False) == everything
+    configs = [{"model": {"family": f}} for f in ["linear", "xgboost", "lightgbm"]]
+    assert [c["model"]["family"] for c in order_for_size(configs, rows)] == [
+        "lightgbm",
+        "xgboost",
+        "linear",
+    ]
+    assert order_for_size(configs, 5000) == configs
+
+
+def test_report_draws_a_timeline_of_each_search(churn):
+    from tunelab.report import timeline_figure
+
+    X, y, schema = churn
+    trials = run_search(X, y, concurrent(schema, max_evals=6), label="final").trials
+    figure = timeline_figure("final", trials, {"linear": "red", "knn": "blue"})
+    bars = [number for trace in figure.data for number in trace.y]
+    assert sorted(bars) == sorted(t.number for t in trials)
+    assert figure.layout.xaxis.type == "date"

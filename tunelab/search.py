@@ -1,9 +1,11 @@
-"""Hyperopt TPE over the conditional pipeline space, one checkpointed trial at a time.
+"""Hyperopt TPE over the conditional pipeline space, several checkpointed trials at a time.
 
-Why one ``fmin`` call per trial: after every trial the history is written atomically to disk,
-so a killed run loses at most the trial in flight, and each trial's random stream is seeded
-from ``(seed, search label, trial number)`` so a resumed search proposes exactly what an
-uninterrupted one would have.
+Trials are proposed one by one (:mod:`tunelab.proposals`: hyperopt's ``tpe.suggest`` with a
+constant liar for trials in flight, exactly ``fmin``'s proposals when one runs at a time) and
+run on the search's pool (:mod:`tunelab.trial_pool`: inline, threads or Dask). After every
+finished trial the history is written atomically to disk, so a killed run loses at most the
+trials in flight, and each trial's random stream is seeded from ``(seed, search label, trial
+number)`` so a resumed search proposes exactly what an uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -293,17 +295,26 @@ class _Objective:
         return result
 
     def evaluate(
-        self, sampled: dict[str, Any], records: list[TrialRecord]
+        self,
+        sampled: dict[str, Any],
+        records: list[TrialRecord],
+        search_has_best: Callable[[], bool] | bool = False,
     ) -> tuple[dict[str, Any], np.ndarray | None]:
         """The trial's result (with when it started and finished) and its out-of-fold
         predictions (None unless scored on every fold); ``records`` is the history it sees.
-        Safe to call from several threads at once: it keeps no state between trials."""
+        ``search_has_best``: has the search a finished trial now (a trial that saw none in
+        its history may still be cut by the budget then, so every search still yields a
+        model). Safe to call from several threads at once: it keeps no state between trials."""
         started = utc_now()
-        result, oof = self._evaluate(sampled, records)
+        live = search_has_best if callable(search_has_best) else lambda: bool(search_has_best)
+        result, oof = self._evaluate(sampled, records, live)
         return {**result, "started_at": started, "finished_at": utc_now()}, oof
 
     def _evaluate(
-        self, sampled: dict[str, Any], records: list[TrialRecord]
+        self,
+        sampled: dict[str, Any],
+        records: list[TrialRecord],
+        search_has_best: Callable[[], bool] = lambda: False,
     ) -> tuple[dict[str, Any], np.ndarray | None]:
         config = normalise_config(sampled, self.settings.schema.task)
         family = config["model"]["family"]
@@ -331,7 +342,8 @@ class _Objective:
                 check_stop()
                 if fold:
                     fold_seconds = (time.perf_counter() - start) / fold
-                self._check_limits(start, fold_seconds, may_cut=best is not None)
+                may_cut = best is not None or search_has_best()
+                self._check_limits(start, fold_seconds, may_cut=may_cut)
                 score, predictions = self._score_fold(config, train_idx, val_idx)
                 scores.append(score)
                 if predictions is not None:
@@ -467,6 +479,7 @@ def evaluate_on_worker(
     label: str,
     sampled: dict[str, Any],
     records: list[TrialRecord],
+    search_has_best: bool,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """One trial as a Dask task: ``data`` is the search's table, sent to this worker once."""
     key = (id(data[0]), label)
@@ -474,7 +487,7 @@ def evaluate_on_worker(
         if len(_WORKER_OBJECTIVES) >= 8:
             _WORKER_OBJECTIVES.clear()
         _WORKER_OBJECTIVES[key] = _Objective(*data, settings, deadline, list)
-    return _WORKER_OBJECTIVES[key].evaluate(sampled, records)
+    return _WORKER_OBJECTIVES[key].evaluate(sampled, records, search_has_best)
 
 
 class _TrialLoop:
@@ -498,6 +511,7 @@ class _TrialLoop:
         self.committed_records: list[TrialRecord] = []
         self.finished: dict[int, dict[str, Any]] = {}  # every finished trial's document
         self.records: dict[int, TrialRecord] = {}  # ... and its record
+        self.any_ok = False
         self.proposed: dict[int, dict[str, Any]] = {}
         self.in_flight: dict[Any, int] = {}
         self.next_k = 0
@@ -507,7 +521,12 @@ class _TrialLoop:
         for doc in stored.trials:
             self.finished[doc["tid"]] = self.proposed[doc["tid"]] = doc
             self.records[doc["tid"]] = record_from_trial(self.label, doc)
+        self.any_ok = any(r.status == TrialStatus.OK for r in self.records.values())
         self._commit()
+
+    def has_best(self) -> bool:
+        """Has a trial of this search finished with a full score (read from trial threads)?"""
+        return self.any_ok
 
     def all_records(self) -> list[TrialRecord]:
         return [self.records[k] for k in sorted(self.records)]
@@ -588,9 +607,9 @@ class _TrialLoop:
         sampled, seen = self.proposer.sampled(doc), self.committed_records[:lag]
         if self.shared is not None:
             args = (self.shared, self.remote_settings, self.deadline, self.label, sampled, seen)
-            future = self.pool.submit(evaluate_on_worker, *args)
+            future = self.pool.submit(evaluate_on_worker, *args, self.has_best())
         else:
-            future = self.pool.submit(self.objective.evaluate, sampled, seen)
+            future = self.pool.submit(self.objective.evaluate, sampled, seen, self.has_best)
         self.in_flight[future] = k
 
     def _finish(
@@ -606,6 +625,7 @@ class _TrialLoop:
         )
         self.finished[k] = doc
         record = self.records[k] = record_from_trial(self.label, doc)
+        self.any_ok = self.any_ok or record.status == TrialStatus.OK
         if oof is not None and record.status == TrialStatus.OK:
             self.oof.add(k, float(record.score or 0.0), oof)
         self._commit()

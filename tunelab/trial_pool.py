@@ -138,21 +138,21 @@ def _on_dask_worker() -> bool:
 
 @contextmanager
 def open_pool(local_width: int, searches_at_once: int = 1) -> Iterator[ThreadPool | DaskPool]:
-    """The pool for one search; ``local_width`` 1 keeps its trials one after another.
+    """The pool for one search: ``local_width`` trials at once on this machine's threads.
 
+    On a cluster the width is instead the search's share of the cluster's threads (the same
+    rule as for local cores, :func:`tunelab.cores.split_cores`), whatever this machine has.
     On a Dask worker the search's task leaves the worker's thread count while it waits
     (``worker_client`` secedes), so its trials, and the other outer folds, use that thread.
-    On a cluster the width is the search's share of the cluster's threads (same rule as for
-    local cores, :func:`tunelab.cores.split_cores`).
     """
     if _on_dask_worker():
         from distributed import worker_client
 
         with worker_client() as client:
             width = split_cores(cluster_threads(client), searches_at_once).trials_per_search
-            yield _dask_or_inline(client, width if local_width > 1 else 1)
+            yield _dask_or_inline(client, width)
         return
-    if _RUN_CLIENT and local_width > 1:
+    if _RUN_CLIENT:
         client = _RUN_CLIENT[-1]
         yield _dask_or_inline(client, split_cores(cluster_threads(client)).trials_per_search)
         return

@@ -10,6 +10,7 @@ tasks receive a reference to it, never a pickled copy.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -46,7 +47,8 @@ class ThreadPool:
             if self.width > 1
             else None
         )
-        self._blas = blas_one_thread() if self.width > 1 else None
+        if self.width > 1:
+            _BLAS.acquire()
 
     def share(self, value: Any) -> Any:
         return value
@@ -67,8 +69,7 @@ class ThreadPool:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
-        if self._blas is not None:
-            self._blas.restore_original_limits()
+            _BLAS.release()
 
 
 def one_openmp_thread() -> None:
@@ -79,11 +80,32 @@ def one_openmp_thread() -> None:
     threadpool_limits(limits=1, user_api="openmp")
 
 
-def blas_one_thread() -> Any:
-    """BLAS thread pools are process-wide: one thread each while trials run side by side."""
-    from threadpoolctl import threadpool_limits
+class _OneBlasThread:
+    """BLAS thread pools are process-wide: one thread while any search runs trials side by
+    side (outer folds may each hold a pool), the original limits once the last one closes."""
 
-    return threadpool_limits(limits=1, user_api="blas")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limits: Any = None
+
+    def acquire(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        with self._lock:
+            if self._holders == 0:
+                self._limits = threadpool_limits(limits=1, user_api="blas")
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._limits is not None:
+                self._limits.restore_original_limits()
+                self._limits = None
+
+
+_BLAS = _OneBlasThread()
 
 
 class DaskPool:

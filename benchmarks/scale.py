@@ -6,8 +6,9 @@ A synthetic binary table (default 1,000,000 x 20: 16 numbers and 4 text categori
 subprocess) trains on the 80 % and is timed from outside; the memory of its process tree
 (tunelab and every child, summed) is sampled every 0.2 s and its peak reported beside the
 table's in-memory size, and beside the peak of a 2,000-row run of the same shape (what a run
-costs whatever its table: the interpreter, the libraries, Prefect's server). The registered model then scores the unseen 20 % (ROC AUC), beside
-an untuned ``LGBMClassifier()`` fitted on the same 80 % in this process.
+costs whatever its table: the interpreter, the libraries, Prefect's server). The registered
+model then scores the unseen 20 % (ROC AUC), beside an untuned ``LGBMClassifier()`` fitted
+on the same 80 % in this process.
 
     python benchmarks/scale.py                       # the setting (about 11 minutes)
     python benchmarks/scale.py --rows 50000 --budget 60   # a quick check

@@ -505,6 +505,7 @@ class _TrialLoop:
         self.window = proposal_window(pool.width)
         self.objective = _Objective(X, y, settings, deadline, lambda: self.committed_records)
         self.oof = OutOfFold(self.objective.classes)
+        self.large = is_large(len(X))
         self.shared = pool.share((X, y)) if pool.remote else None
         self.remote_settings = replace(settings, n_jobs=1, concurrent_trials=1)
         self.committed = Trials()  # trials 0 .. n-1, every one finished
@@ -523,6 +524,13 @@ class _TrialLoop:
             self.records[doc["tid"]] = record_from_trial(self.label, doc)
         self.any_ok = any(r.status == TrialStatus.OK for r in self.records.values())
         self._commit()
+
+    def past(self, deadline: float, best: TrialRecord) -> bool:
+        """Is it too late to start a trial? On a large table the search also keeps time for
+        the refit of its winner after it (a trial is one holdout fit, the refit about as
+        long); on a small one refits take a fraction of a trial."""
+        reserve = 1.2 * best.fit_seconds if self.large else 0.0
+        return time.time() + reserve >= deadline
 
     def has_best(self) -> bool:
         """Has a trial of this search finished with a full score (read from trial threads)?"""
@@ -581,7 +589,8 @@ class _TrialLoop:
         """Whether trial k runs (None: not decidable until every earlier trial finished)."""
         s, everything = self.settings, self.all_records()
         best = best_record(everything)
-        if best is not None and self.deadline is not None and time.time() >= self.deadline:
+        deadline = self.deadline
+        if best is not None and deadline is not None and self.past(deadline, best):
             return False
         if any(r.error == BUDGET_EXHAUSTED for r in everything):
             return False  # the budget cut a trial: the next would not fit either
@@ -688,7 +697,8 @@ def run_search(
         y,
         objective.scorer,
         configs={r.number: r.config for r in records},
-        rounds=settings.ensemble_rounds,
+        # A blend refits every member: on a large table each refit is a slow fit.
+        rounds=0 if is_large(len(X)) else settings.ensemble_rounds,
         # Only under a deadline may measured times shape the blend (same seed, same blend).
         fit_seconds=None if deadline is None else member_fold_seconds(records),
     )

@@ -49,7 +49,7 @@ def refit_on_all_rows(
     """The shipped model sees every row the user gave, after the test score is recorded."""
     from tunelab.nested_cv import build_chosen
 
-    model = build_chosen(members, settings)
+    model = build_chosen(members, settings, rows=len(X))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(X, y)

@@ -180,7 +180,7 @@ def _train(config: RunConfig, runner: Runner | None, started: float | None) -> R
         )
 
     fold_seconds = [
-        t.fit_seconds / config.inner_folds
+        t.fit_seconds / max(1, len(t.fold_scores))  # one fold per trial on large tables
         for r in outer_results
         for t in r.trials
         if t.status == TrialStatus.OK

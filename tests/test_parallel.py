@@ -137,6 +137,24 @@ def test_large_tables_get_one_holdout_boosters_first_and_no_slow_families():
     assert order_for_size(configs, 5000) == configs
 
 
+def test_refits_of_large_tables_keep_the_early_stopped_booster(churn):
+    from tunelab.ensemble import Member
+    from tunelab.fidelity import LARGE_ROWS
+    from tunelab.nested_cv import build_chosen
+    from tunelab.space import portfolio_configs
+
+    _, _, schema = churn
+    (config, *_) = portfolio_configs("binary", ["lightgbm"])
+    members = [Member(config, 1.0, 0, "lightgbm")]
+    settings = concurrent(schema)
+
+    def refits(rows: int) -> list[bool]:
+        params = build_chosen(members, settings, rows=rows).get_params()
+        return [v for k, v in params.items() if k.endswith("model__refit")]
+
+    assert refits(LARGE_ROWS + 1) == [False] and refits(1000) == [True]
+
+
 def test_report_draws_a_timeline_of_each_search(churn):
     from tunelab.report import timeline_figure
 

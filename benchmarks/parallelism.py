@@ -2,7 +2,7 @@
 
 One search (``tunelab.search.run_search``, the loop every outer fold and the final search
 run) over the linear and k-NN families, whose fits use one core, on a synthetic table
-(default 6,000 x 20, binary), a fixed number of trials, no time budget. Modes, interleaved
+(default 20,000 x 20, binary), a fixed number of trials, no time budget. Modes, interleaved
 within each seed so load on the machine hits them alike:
 
 * ``sequential``: one trial at a time (``--n-jobs 1``);
@@ -15,7 +15,7 @@ within each seed so load on the machine hits them alike:
 Prints trials per minute per mode and seed, the speed-up over ``sequential``, and whether
 modes with the same width proposed the same trials (they must: see the README).
 
-    python benchmarks/parallelism.py                  # 2 seeds, 40 trials each (~5 min)
+    python benchmarks/parallelism.py                  # 2 seeds, 30 trials each (~8 min)
     python benchmarks/parallelism.py --trials 8 --rows 1000 --seeds 1   # a quick check
 """
 
@@ -93,8 +93,8 @@ def warm_up() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=6000)
-    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     print(_common.machine_line())

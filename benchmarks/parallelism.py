@@ -1,94 +1,143 @@
-"""Speed-up from running outer folds in parallel: one at a time vs threads vs a Dask cluster.
+"""Trials per minute: one trial at a time vs trials at once, on threads and on Dask.
 
-The same ``tunelab.train`` run (synthetic table, same seed and ``max_evals``, no time budget,
-so only the execution mode differs):
+One search (``tunelab.search.run_search``, the loop every outer fold and the final search
+run) over the linear and k-NN families, whose fits use one core, on a synthetic table
+(default 20,000 x 20, binary), a fixed number of trials, no time budget. Modes, interleaved
+within each seed so load on the machine hits them alike:
 
-* ``sequential``: ``n_jobs=1``, one outer fold after another, every fit on one core;
-* ``threads``: ``n_jobs=2``, outer folds two at a time on threads (one core each), the final
-  search and refits on both cores; run as a Prefect flow, and in-process as ``local-threads``
-  (``orchestrate=False``);
-* ``dask``: ``n_jobs=2, dask_address="local"``: outer folds on a fresh Dask ``LocalCluster``
-  through prefect-dask (cluster start-up included).
+* ``sequential``: one trial at a time (``--n-jobs 1``);
+* ``threads``: trials at once on this machine's cores (``--n-jobs`` = all cores), the split
+  from ``tunelab.cores.split_cores``, as ``tunelab run`` uses it;
+* ``dask-2``, ``dask-4``: the same search with its trials on a Dask ``LocalCluster`` of 2 and
+  4 single-thread worker processes (started once, and their imports done, before the
+  timings; the table is scattered to the workers once per search).
 
-Prints wall times, speed-up over the first mode, and whether outer-fold scores, winner and
-test score match (outer folds fit on one core in every mode, so they must be identical).
+Prints trials per minute per mode and seed, the speed-up over ``sequential``, and whether
+modes with the same width proposed the same trials (they must: see the README).
+
+    python benchmarks/parallelism.py                  # 2 seeds, 30 trials each (~8 min)
+    python benchmarks/parallelism.py --trials 8 --rows 1000 --seeds 1   # a quick check
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import os
+import statistics
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import _common
 
-MODES: dict[str, dict[str, Any]] = {
-    "sequential": {"n_jobs": 1},
-    "threads": {"n_jobs": 2},
-    "local-threads": {"n_jobs": 2, "orchestrate": False},
-    "dask": {"n_jobs": 2, "dask_address": "local"},
-}
+
+def search_inputs(rows: int, seed: int) -> tuple[Any, Any, Any]:
+    from pipelines import infer_schema
+
+    frame, target = _common.synthetic_frame(rows, 20, "binary", seed=seed)
+    X, y = frame.drop(columns=[target]), frame[target]
+    return X, y, infer_schema(X, y, "binary")
+
+
+def timed_search(X, y, schema, seed: int, trials: int, cores: int, client=None) -> dict:
+    from tunelab.cores import split_cores
+    from tunelab.search import SearchSettings, run_search
+    from tunelab.trial_pool import use_dask_client
+
+    split = split_cores(cores)
+    settings = SearchSettings(
+        schema=schema,
+        families=("linear", "knn"),
+        metric="roc_auc",
+        inner_folds=3,
+        max_evals=trials,
+        seed=seed,
+        n_jobs=split.cores_per_search,
+        concurrent_trials=split.trials_per_search,
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if client is None:
+            result = run_search(X, y, settings, label="final")
+        else:
+            with use_dask_client(client):
+                result = run_search(X, y, settings, label="final")
+    seconds = time.perf_counter() - started
+    fitted = [t for t in result.trials if t.status != "skipped"]
+    return {
+        "seconds": seconds,
+        "trials": len(fitted),
+        "per_minute": 60 * len(fitted) / seconds,
+        "signature": [(t.number, t.config, t.score) for t in result.trials],
+    }
+
+
+def start_cluster(workers: int) -> tuple[Any, Any, float]:
+    from distributed import Client, LocalCluster
+
+    started = time.perf_counter()
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    client.run(warm_up)  # what every trial imports: a worker's first trial does not pay it
+    return cluster, client, time.perf_counter() - started
+
+
+def warm_up() -> None:
+    import models.knn  # noqa: F401
+    import models.linear  # noqa: F401
+    import tunelab.search  # noqa: F401
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--cols", type=int, default=20)
-    parser.add_argument("--max-evals", type=int, default=8)
-    parser.add_argument("--outer-folds", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
-    warnings.simplefilter("ignore")
-
-    import tunelab
-
-    print("# parallelism")
     print(_common.machine_line())
-    work = Path(tempfile.mkdtemp(prefix="tunelab-bench-parallel-"))
-    frame, target = _common.synthetic_frame(args.rows, args.cols, "binary", seed=args.seed)
-    data = work / "synthetic.parquet"
-    frame.to_parquet(data)
-    print(f"data synthetic {args.rows} x {args.cols}, outer {args.outer_folds}, "
-          f"max_evals {args.max_evals}, seed {args.seed}")  # fmt: skip
-    if any(MODES[m].get("orchestrate", True) for m in args.modes):
-        # Untimed: the first Prefect call of a process starts the embedded server.
-        tunelab.train(data, target, name="warm-up", max_evals=1, outer_folds=2, data_dir=str(work))
-    runs = []
-    for mode in args.modes:
-        start = time.perf_counter()
-        result = tunelab.train(
-            data, target, name=f"parallel-{mode}", max_evals=args.max_evals,
-            outer_folds=args.outer_folds, seed=args.seed, data_dir=str(work), **MODES[mode],
-        )  # fmt: skip
-        wall = time.perf_counter() - start
-        print(f"  {mode}: {wall:.1f}s", flush=True)
-        runs.append((mode, wall, result))
-
-    base_mode, base_wall, base = runs[0]
-    rows = []
-    for mode, wall, result in runs:
-        rows.append(
-            {
-                "mode": mode,
-                "wall s": wall,
-                f"speed-up vs {base_mode}": base_wall / wall,
-                "outer scores": " ".join(f"{s:.4f}" for s in result.outer_cv["scores"]),
-                "same outer scores": yesno(result.outer_cv["scores"] == base.outer_cv["scores"]),
-                "winner": result.best_family,
-                "same winner config": yesno(result.best_config == base.best_config),
-                "test score": result.test_score,
-            }  # fmt: skip
-        )
-    _common.print_table("Wall time, speed-up and same results", rows)
-    print(f"\nload average at the end: {_common.load_average()}")
-
-
-def yesno(flag: bool) -> str:
-    return "yes" if flag else "NO"
+    cores = os.cpu_count() or 1
+    clusters = {f"dask-{n}": start_cluster(n) for n in (2, 4)}
+    for name, (_, _, seconds) in clusters.items():
+        print(f"{name}: LocalCluster started and warmed in {seconds:.1f}s (not timed below)")
+    rows, by_mode = [], {}
+    try:
+        for seed in range(args.seeds):
+            X, y, schema = search_inputs(args.rows, seed)
+            modes = {"sequential": (1, None), "threads": (cores, None)}
+            # On a cluster the width is its threads; the local cores only say "at once".
+            modes |= {name: (2, client) for name, (_, client, _) in clusters.items()}
+            for mode, (mode_cores, client) in modes.items():
+                load = _common.load_average()
+                run = timed_search(X, y, schema, seed, args.trials, mode_cores, client)
+                by_mode.setdefault(mode, []).append(run)
+                rows.append(
+                    {"seed": seed, "mode": mode, "trials": run["trials"],
+                     "seconds": round(run["seconds"], 1), "trials_per_min": run["per_minute"],
+                     "load": load}
+                )  # fmt: skip
+                print(f"seed {seed} {mode}: {run['per_minute']:.1f} trials/min", flush=True)
+    finally:
+        for cluster, client, _ in clusters.values():
+            client.close()
+            cluster.close()
+    _common.print_table("Trials per minute, by seed", rows)
+    base = statistics.mean(r["per_minute"] for r in by_mode["sequential"])
+    summary = [
+        {"mode": mode, "trials_per_min": statistics.mean(r["per_minute"] for r in runs),
+         "vs_sequential": statistics.mean(r["per_minute"] for r in runs) / base}
+        for mode, runs in by_mode.items()
+    ]  # fmt: skip
+    _common.print_table("Mean over seeds", summary)
+    same = all(
+        a["signature"] == b["signature"]
+        for a, b in zip(by_mode["threads"], by_mode["dask-2"], strict=True)
+    )
+    if cores == 2:
+        print(f"\nthreads (2 at once) and dask-2 proposed the same trials: {same}")
+    print(f"load average at the end: {_common.load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Where outer folds run as Prefect tasks: threads in this process, or a Dask cluster.
 
-Outer folds are independent full searches, so they are the unit worth distributing; each
-fold's trials stay sequential because TPE learns from the trials before.
+Outer folds are independent full searches, each a Prefect task run; on Dask the same
+cluster also runs every search's trials (see :mod:`tunelab.trial_pool`), so a ``--dask local``
+cluster has one single-thread worker per core the run may use.
 """
 
 from __future__ import annotations

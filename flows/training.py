@@ -42,10 +42,11 @@ def _train(**settings: Any) -> dict[str, Any]:
     # server starts (see run_train_flow), and the server start needs only this module.
     from flows.prefect_runner import PrefectRunner
     from tunelab.engine import train
+    from tunelab.runs import resolve_n_jobs
 
     config = RunConfig.create(**settings)
-    with clock_scope():
-        return train(config, PrefectRunner(config.dask_address)).result.to_dict()
+    with clock_scope(), PrefectRunner(config.dask_address, resolve_n_jobs(config.n_jobs)) as runner:
+        return train(config, runner).result.to_dict()
 
 
 def _form_field(annotation: Any, default: Any) -> tuple[Any, Any]:

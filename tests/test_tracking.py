@@ -69,6 +69,7 @@ def test_run_is_logged_and_model_registered_with_alias(server, tmp_path):
         Path(client.download_artifacts(run_id, "trials.json", str(tmp_path))).read_text()
     )
     assert len(table["data"]) == len(inputs.trials)
+    assert {"started_at", "finished_at"} <= set(table["columns"])
     report = Path(client.download_artifacts(run_id, "report.html", str(tmp_path)))
     assert report.read_text() == html
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import TINY_SEARCH
+from tests.test_parallel import overlap_share
 from tunelab.registry import ModelRegistry
 
 STAGES = {
@@ -153,6 +154,9 @@ def test_first_run_on_a_fresh_machine_with_dask_and_no_server(churn_csv, tmp_pat
     assert "Traceback" not in done.stderr
     assert "The Dask dashboard is available at" in done.stdout + done.stderr
     assert (tmp_path / "fresh-prefect-home" / "prefect.db").exists()
+    # The final search's trials ran on the cluster's two workers at once.
+    (board,) = (tmp_path / "dask").rglob("leaderboard.csv")
+    assert overlap_share(pd.read_csv(board)) >= 0.3
     threads = tunelab.train(
         str(churn_csv),
         target="churned",

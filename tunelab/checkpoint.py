@@ -42,9 +42,9 @@ _MISC_KEYS = frozenset({"tid", "cmd", "workdir", "idxs", "vals"})
 _TIME_KEYS = ("book_time", "refresh_time")
 
 
-def save_trials(path: Path, trials: Trials) -> None:
+def save_trials(path: Path, trials: Trials | list[dict[str, Any]]) -> None:
     """Writes every trial document atomically (the previous checkpoint survives a crash)."""
-    docs = [_to_json(doc) for doc in trials.trials]
+    docs = [_to_json(doc) for doc in (trials.trials if isinstance(trials, Trials) else trials)]
     payload = {"format": FORMAT, "version": FORMAT_VERSION, "trials": docs}
     write_bytes_atomic(path, json.dumps(payload, separators=(",", ":")).encode())
 
@@ -120,15 +120,22 @@ def _validated_docs(raw: Any) -> list[dict[str, Any]]:
     _require(raw.get("version") == FORMAT_VERSION, f"unsupported version {raw.get('version')!r}")
     docs = raw.get("trials")
     _require(isinstance(docs, list), "'trials' is not a list")
-    return [_validated_doc(doc, number) for number, doc in enumerate(docs)]
+    checked, previous = [], -1
+    for position, doc in enumerate(docs):
+        checked.append(_validated_doc(doc, position, previous))
+        previous = doc["tid"]
+    return checked
 
 
-def _validated_doc(doc: Any, number: int) -> dict[str, Any]:
-    where = f"trial {number}"
+def _validated_doc(doc: Any, position: int, previous: int) -> dict[str, Any]:
+    where = f"trial {position}"
     _require(isinstance(doc, dict), f"{where} is not an object")
     _require(set(doc) == _TRIAL_KEYS, f"{where} has keys {sorted(doc)}")
-    # run_search numbers trials 0, 1, 2, ... and reads the last one as the newest.
-    _require(_is_int(doc["tid"]) and doc["tid"] == number, f"{where} has tid {doc['tid']!r}")
+    # run_search numbers trials 0, 1, 2, ... in the order it proposes them; trials run at
+    # once finish in any order, so a killed search may leave gaps (trials in flight).
+    tid = doc["tid"]
+    _require(_is_int(tid) and tid > previous, f"{where} has tid {tid!r} after {previous}")
+    number = tid
     _require(doc["state"] in JOB_STATES and _is_int(doc["state"]), f"{where}: bad state")
     _require(doc["spec"] is None and doc["exp_key"] is None, f"{where}: unexpected spec/exp_key")
     _require(_is_int(doc["version"]), f"{where}: bad version")

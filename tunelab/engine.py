@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from tunelab.budget import RunClock, clock_scope, outer_fold_parallelism, post_registration_seconds
+from tunelab.budget import RunClock, clock_scope, post_registration_seconds
 from tunelab.call_context import CALL_STARTED
 from tunelab.card import CardInputs, ModelCard, assemble_card
 from tunelab.config import RunConfig
+from tunelab.cores import split_cores
 from tunelab.ensemble import Member, affordable, describe, member_fold_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
@@ -177,7 +178,13 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     from tunelab.weights import weighable_families
 
     config, splits = run.config, prepared.plan
-    families = weighable_families(resolve_families(config.families, prepared.task), splits, run.log)
+    from tunelab.fidelity import families_for_size, order_for_size
+
+    rows = len(prepared.features)
+    families = families_for_size(
+        resolve_families(config.families, prepared.task), rows, requested=bool(config.families)
+    )
+    families = weighable_families(families, splits, run.log)
     schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), splits)
     for column in schema.columns:
         if column.role == "dropped":
@@ -200,22 +207,29 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     run.log.info("Run %s: checkpoints in %s", run_id, run_dir)
     record_holdout(run_dir, split, splits)
     cores = resolve_n_jobs(config.n_jobs)
-    workers, cores_per_fold = outer_fold_parallelism(cores, config.outer_folds)
+    outer_cores, final_cores = split_cores(cores, config.outer_folds), split_cores(cores)
     outer = SearchSettings(
         schema=schema, families=tuple(families), metric=prepared.metric,
         inner_folds=config.inner_folds, max_evals=config.trials_per_search, seed=config.seed,
-        n_jobs=cores_per_fold, trial_timeout=config.trial_timeout,
+        n_jobs=outer_cores.cores_per_search, trial_timeout=config.trial_timeout,
         ensemble_rounds=config.ensemble_size, plan=splits,
+        concurrent_trials=outer_cores.trials_per_search, searches_at_once=outer_cores.searches,
     )  # fmt: skip
     return Plan(
         run_id=run_id,
         run_dir=run_dir,
         families=families,
         schema=schema,
-        workers=workers,
+        workers=outer_cores.searches,
         outer=outer,
-        final=replace(outer, n_jobs=cores),
-        portfolio=retraining.starting_points + portfolio_configs(prepared.task, families),
+        final=replace(
+            outer,
+            n_jobs=cores,
+            concurrent_trials=final_cores.trials_per_search,
+            searches_at_once=1,
+        ),  # fmt: skip
+        portfolio=retraining.starting_points
+        + order_for_size(portfolio_configs(prepared.task, families), len(split.X_train)),
         retraining=retraining,
     )
 

@@ -51,6 +51,8 @@ class TrialRecord(Protocol):
     fit_seconds: float
     config: dict[str, Any]
     error: str
+    started_at: str
+    finished_at: str
 
 
 #: Trial statuses that carry a (possibly partial) cross-validated score.
@@ -199,6 +201,37 @@ def history_figure(search: str, trials: Sequence[TrialRecord], colours: dict[str
         title=f"Optimisation history: {search}" + (f" (not scored: {extra})" if extra else ""),
         xaxis_title="trial",
         yaxis_title="score (inner CV)",
+    )
+    return fig
+
+
+def timeline_figure(
+    search: str, trials: Sequence[TrialRecord], colours: dict[str, str]
+) -> Figure | None:
+    """When each trial of one search ran (a Gantt chart): overlapping bars ran at once."""
+    timed = [t for t in trials if getattr(t, "started_at", "") and getattr(t, "finished_at", "")]
+    if not timed:
+        return None
+    fig = go.Figure()
+    for family in sorted({t.family for t in timed}):
+        bars = sorted((t for t in timed if t.family == family), key=lambda t: t.number)
+        starts = [pd.Timestamp(t.started_at) for t in bars]
+        ends = [pd.Timestamp(t.finished_at) for t in bars]
+        fig.add_bar(
+            orientation="h",
+            base=[s.isoformat() for s in starts],
+            x=[max((e - s).total_seconds() * 1000, 1.0) for s, e in zip(starts, ends, strict=True)],
+            y=[t.number for t in bars],
+            marker={"color": colours[family]},
+            name=family,
+            text=[f"{_status(t)} {_hover(t)}" for t in bars],
+            hovertemplate="trial %{y}<br>%{base} + %{x:.0f} ms<br>%{text}<extra></extra>",
+        )
+    fig.update_layout(
+        title=f"Timeline: {search} (bars that overlap ran at the same time)",
+        xaxis={"type": "date", "title": "time (UTC)"},
+        yaxis={"title": "trial", "autorange": "reversed"},
+        barmode="overlay",
     )
     return fig
 
@@ -551,10 +584,10 @@ def regression_figures(inputs: ReportInputs) -> dict[str, Figure]:
 
 # --- public API ------------------------------------------------------------------------------
 def build_figures(inputs: ReportInputs) -> dict[str, Figure]:
-    """All plots, keyed ``history/<search>``, ``slices/<family>``, ``parallel/<family>``,
-    ``families``, ``importance``, then ``confusion``/``roc``/``pr`` (classification) or
-    ``predicted_vs_actual``/``residuals`` (regression). Plots that cannot be drawn are listed
-    in ``inputs.notes`` instead of raising."""
+    """All plots, keyed ``history/<search>``, ``timeline/<search>``, ``slices/<family>``,
+    ``parallel/<family>``, ``families``, ``importance``, then ``confusion``/``roc``/``pr``
+    (classification) or ``predicted_vs_actual``/``residuals`` (regression). Plots that cannot
+    be drawn are listed in ``inputs.notes`` instead of raising."""
     inputs.notes.clear()
     figures: dict[str, Figure] = {}
     colours = _family_colours(inputs.trials)
@@ -573,6 +606,9 @@ def build_figures(inputs: ReportInputs) -> dict[str, Figure]:
         fig = attempt(f"history {search}", partial(history_figure, search, chosen, colours))
         if fig is not None:
             figures[f"history/{search}"] = fig
+        fig = attempt(f"timeline {search}", partial(timeline_figure, search, chosen, colours))
+        if fig is not None:
+            figures[f"timeline/{search}"] = fig
     if not frame.empty:
         for family in sorted(frame["family"].unique()):
             makers: tuple[tuple[str, Callable[[], Any]], ...] = (
@@ -674,6 +710,7 @@ _WINNER_KEYS = ("importance", "confusion", "roc", "pr", "predicted_vs_actual", "
 _SECTIONS = (
     ("Data drift", ("drift",)),
     ("Search history", ("history/",)),
+    ("Timeline of trials", ("timeline/",)),
     ("Hyperparameters", ("slices/", "parallel/")),
     ("Families", ("families",)),
     ("Winner on the held-out test rows", _WINNER_KEYS),

@@ -1,33 +1,32 @@
-"""Hyperopt TPE over the conditional pipeline space, one checkpointed trial at a time.
+"""Hyperopt TPE over the conditional pipeline space, several checkpointed trials at a time.
 
-Why one ``fmin`` call per trial: after every trial the history is written atomically to disk,
-so a killed run loses at most the trial in flight, and each trial's random stream is seeded
-from ``(seed, search label, trial number)`` so a resumed search proposes exactly what an
-uninterrupted one would have.
+Trials are proposed one by one (:mod:`tunelab.proposals`: hyperopt's ``tpe.suggest`` with a
+constant liar for trials in flight, exactly ``fmin``'s proposals when one runs at a time) and
+run on the search's pool (:mod:`tunelab.trial_pool`: inline, threads or Dask). After every
+finished trial the history is written atomically to disk, so a killed run loses at most the
+trials in flight, and each trial's random stream is seeded from ``(seed, search label, trial
+number)`` so a resumed search proposes exactly what an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 import warnings
-import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
-from hyperopt.exceptions import AllTrialsFailed
+from hyperopt import STATUS_FAIL, STATUS_OK, Trials
 
 from pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab import checkpoint as checkpoint_io
+from tunelab.cores import threads_per_trial
 from tunelab.ensemble import (
     Member,
     OutOfFold,
@@ -38,10 +37,12 @@ from tunelab.ensemble import (
     select_members,
 )
 from tunelab.errors import SearchFailedError
+from tunelab.fidelity import is_large
 from tunelab.interrupt import check_stop
-from tunelab.space import build_space, config_to_vals
+from tunelab.proposals import Proposer, finished_doc
 from tunelab.splits import SplitPlan, inner_fold_splits
 from tunelab.splits import make_cv as make_cv  # the random splitter, moved to tunelab.splits
+from tunelab.trial_pool import open_pool
 from tunelab.weights import fit_weighted, row_weights, run_scorer
 
 #: How a trial stopped by the run's deadline is recorded (status ``cut``).
@@ -75,6 +76,16 @@ class SearchSettings:
     ensemble_rounds: int = 0
     #: Group, time and weight columns: how the inner folds split and every fit weighs rows.
     plan: SplitPlan = field(default_factory=SplitPlan)
+    #: Trials kept running at once on this search's ``n_jobs`` cores (see tunelab.cores);
+    #: 1 runs them one after another, each fit on all ``n_jobs`` cores.
+    concurrent_trials: int = 1
+    #: Searches sharing the cluster at once (outer folds), for a search's share of Dask.
+    searches_at_once: int = 1
+
+    @property
+    def trial_n_jobs(self) -> int:
+        """Threads each trial's fit uses (refits after the search use all ``n_jobs``)."""
+        return threads_per_trial(self.n_jobs, self.concurrent_trials)
 
 
 class TrialStatus(str, Enum):
@@ -103,6 +114,9 @@ class TrialRecord:
     error: str = ""
     #: Score on each inner fold it was fitted on, in fold order (the first drives promotion).
     fold_scores: list[float] = field(default_factory=list)
+    #: When the trial started and finished fitting (ISO-8601, UTC): what ran at once.
+    started_at: str = ""
+    finished_at: str = ""
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
@@ -170,6 +184,8 @@ def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
         config=result.get("config", {}),
         error=result.get("error", ""),
         fold_scores=[float(s) for s in result.get("fold_scores", [])],
+        started_at=str(result.get("started_at", "")),
+        finished_at=str(result.get("finished_at", "")),
     )
 
 
@@ -277,10 +293,34 @@ class _Objective:
         self.last_oof: np.ndarray | None = None
 
     def __call__(self, sampled: dict[str, Any]) -> dict[str, Any]:
+        result, self.last_oof = self.evaluate(sampled, self.history())
+        return result
+
+    def evaluate(
+        self,
+        sampled: dict[str, Any],
+        records: list[TrialRecord],
+        search_has_best: Callable[[], bool] | bool = False,
+    ) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The trial's result (with when it started and finished) and its out-of-fold
+        predictions (None unless scored on every fold); ``records`` is the history it sees.
+        ``search_has_best``: has the search a finished trial now (a trial that saw none in
+        its history may still be cut by the budget then, so every search still yields a
+        model). Safe to call from several threads at once: it keeps no state between trials."""
+        started = utc_now()
+        live = search_has_best if callable(search_has_best) else lambda: bool(search_has_best)
+        result, oof = self._evaluate(sampled, records, live)
+        return {**result, "started_at": started, "finished_at": utc_now()}, oof
+
+    def _evaluate(
+        self,
+        sampled: dict[str, Any],
+        records: list[TrialRecord],
+        search_has_best: Callable[[], bool] = lambda: False,
+    ) -> tuple[dict[str, Any], np.ndarray | None]:
         config = normalise_config(sampled, self.settings.schema.task)
         family = config["model"]["family"]
         base = {"family": family, "config": config, "loss": None}
-        records = self.history()
         if family in dropped_families(records):
             return {
                 **base,
@@ -288,12 +328,12 @@ class _Objective:
                 "outcome": "skipped",
                 "error": "family dropped after repeated failures",
                 "fit_seconds": 0.0,
-            }
+            }, None
         best = best_record(records)
         start = time.perf_counter()
         scores: list[float] = []
         base["fold_scores"] = scores
-        self.last_oof = None
+        oof = None
         oof_parts: list[tuple[np.ndarray, np.ndarray]] = []
         # A fold fit cannot be interrupted, so near the deadline a fold only starts if it is
         # expected to end in time: first from this family's earlier folds, then from this
@@ -304,7 +344,8 @@ class _Objective:
                 check_stop()
                 if fold:
                     fold_seconds = (time.perf_counter() - start) / fold
-                self._check_limits(start, fold_seconds, may_cut=best is not None)
+                may_cut = best is not None or search_has_best()
+                self._check_limits(start, fold_seconds, may_cut=may_cut)
                 score, predictions = self._score_fold(config, train_idx, val_idx)
                 scores.append(score)
                 if predictions is not None:
@@ -321,10 +362,10 @@ class _Objective:
                         "outcome": "pruned",
                         "error": f"pruned after {len(scores)} of {len(self.splits)} folds",
                         "fit_seconds": time.perf_counter() - start,
-                    }
+                    }, None
             if not all(math.isfinite(s) for s in scores):
                 raise ValueError(f"non-finite fold scores {scores}")
-            self.last_oof = self._assemble(oof_parts)
+            oof = self._assemble(oof_parts)
         except TrialCut as exc:
             return {
                 **base,
@@ -332,7 +373,7 @@ class _Objective:
                 "outcome": "cut",
                 "error": str(exc),
                 "fit_seconds": time.perf_counter() - start,
-            }
+            }, None
         except Exception as exc:  # a failing trial is data, not a crash
             return {
                 **base,
@@ -340,13 +381,13 @@ class _Objective:
                 "outcome": "failed",
                 "error": f"{type(exc).__name__}: {exc}"[:500],
                 "fit_seconds": time.perf_counter() - start,
-            }
+            }, None
         return {
             **base,
             **score_fields(scores),
             "status": STATUS_OK,
             "fit_seconds": time.perf_counter() - start,
-        }
+        }, oof
 
     def _score_fold(
         self, config: dict[str, Any], train_idx: np.ndarray, val_idx: np.ndarray
@@ -358,7 +399,7 @@ class _Objective:
         """
         s = self.settings
         estimator = without_booster_refit(
-            build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.n_jobs)
+            build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.trial_n_jobs)
         )
         X_val, y_val = self.X.iloc[val_idx], self.y.iloc[val_idx]
         w_train, w_val = (None, None) if self.weights is None else (
@@ -420,34 +461,206 @@ def usable_starting_points(
     return usable
 
 
-def evaluate_starting_point(
-    trials: Trials, objective: _Objective, config: dict[str, Any], settings: SearchSettings
-) -> None:
-    """Scores ``config`` and records it as a finished trial in the form TPE's proposals have."""
-    tid = trials.new_trial_ids(1)[0]
-    result = objective(config)
-    vals = config_to_vals(config, settings.schema.task, list(settings.families))
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    doc = {
-        "state": JOB_STATE_DONE,
-        "tid": tid,
-        "spec": None,
-        "result": result,
-        "misc": {
-            "tid": tid,
-            "cmd": ("domain_attachment", "FMinIter_Domain"),
-            "workdir": None,
-            "idxs": {label: [tid] if values else [] for label, values in vals.items()},
-            "vals": vals,
-        },
-        "exp_key": None,
-        "owner": None,
-        "version": 0,
-        "book_time": now,
-        "refresh_time": now,
-    }
-    trials.insert_trial_docs([doc])
-    trials.refresh()
+#: Proposals a search may have out per trial it runs at once: trial k is proposed once trial
+#: k - window has finished, so a slow trial holds up proposals only after this many others.
+PROPOSALS_PER_SLOT = 2
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def proposal_window(width: int) -> int:
+    """Trial k learns from trials up to k - window (1: every trial before it, sequential)."""
+    return 1 if width <= 1 else PROPOSALS_PER_SLOT * width
+
+
+#: Objectives built on a Dask worker, by the shared table they score on (a few searches).
+_WORKER_OBJECTIVES: dict[tuple[int, str], _Objective] = {}
+
+
+def evaluate_on_worker(
+    data: tuple[pd.DataFrame, pd.Series],
+    settings: SearchSettings,
+    deadline: float | None,
+    label: str,
+    sampled: dict[str, Any],
+    records: list[TrialRecord],
+    search_has_best: bool,
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """One trial as a Dask task: ``data`` is the search's table, sent to this worker once."""
+    key = (id(data[0]), label)
+    if key not in _WORKER_OBJECTIVES:
+        if len(_WORKER_OBJECTIVES) >= 8:
+            _WORKER_OBJECTIVES.clear()
+        _WORKER_OBJECTIVES[key] = _Objective(*data, settings, deadline, list)
+    return _WORKER_OBJECTIVES[key].evaluate(sampled, records, search_has_best)
+
+
+class _TrialLoop:
+    """Proposes, runs and records one search's trials, up to ``pool.width`` at once.
+
+    Trial k is proposed and started once trials 0 .. k-window have finished; it sees those
+    results (TPE and the promotion, pruning and family-dropping rules alike) and nothing
+    newer, so its configuration and score do not depend on which trial finished first.
+    Finished trials are checkpointed as they finish, in any order.
+    """
+
+    def __init__(self, X, y, settings, label, deadline, pool: Any, proposer: Proposer):
+        self.settings, self.label, self.deadline = settings, label, deadline
+        self.pool, self.proposer = pool, proposer
+        self.window = proposal_window(pool.width)
+        self.objective = _Objective(X, y, settings, deadline, lambda: self.committed_records)
+        self.oof = OutOfFold(self.objective.classes)
+        self.large = is_large(len(X))
+        self.shared = pool.share((X, y)) if pool.remote else None
+        self.remote_settings = replace(settings, n_jobs=1, concurrent_trials=1)
+        self.committed = Trials()  # trials 0 .. n-1, every one finished
+        self.committed_records: list[TrialRecord] = []
+        self.finished: dict[int, dict[str, Any]] = {}  # every finished trial's document
+        self.records: dict[int, TrialRecord] = {}  # ... and its record
+        self.any_ok = False
+        self.proposed: dict[int, dict[str, Any]] = {}
+        self.in_flight: dict[Any, int] = {}
+        self.next_k = 0
+        self.stopped = False
+
+    def resume(self, stored: Trials) -> None:
+        for doc in stored.trials:
+            self.finished[doc["tid"]] = self.proposed[doc["tid"]] = doc
+            self.records[doc["tid"]] = record_from_trial(self.label, doc)
+        self.any_ok = any(r.status == TrialStatus.OK for r in self.records.values())
+        self._commit()
+
+    def past(self, deadline: float, best: TrialRecord) -> bool:
+        """Is it too late to start a trial? On a large table the search also keeps time for
+        the refit of its winner after it (a trial is one holdout fit, the refit about as
+        long); on a small one refits take a fraction of a trial."""
+        reserve = 1.2 * best.fit_seconds if self.large else 0.0
+        return time.time() + reserve >= deadline
+
+    def has_best(self) -> bool:
+        """Has a trial of this search finished with a full score (read from trial threads)?"""
+        return self.any_ok
+
+    def all_records(self) -> list[TrialRecord]:
+        return [self.records[k] for k in sorted(self.records)]
+
+    def run(self, checkpoint: Path | None, progress: ProgressCallback | None) -> None:
+        try:
+            while True:
+                self._launch()
+                if not self.in_flight:
+                    break
+                done = self.pool.first_done(list(self.in_flight))
+                for future in sorted(done, key=lambda f: self.in_flight[f]):
+                    self._finish(future, checkpoint, progress)
+        except BaseException:
+            self._keep_what_finishes(checkpoint)
+            raise
+
+    def _keep_what_finishes(self, checkpoint: Path | None) -> None:
+        """On an interrupt, trials queued are dropped and those running here stop at their
+        next fold; any that still finish are checkpointed, so a resume loses none of them.
+        Trials on a cluster do not see this process's stop signal: they are cancelled."""
+        self._drop_queued()
+        if self.pool.remote:
+            for future in self.in_flight:
+                future.cancel()
+            return
+        while self.in_flight:
+            for future in self.pool.first_done(list(self.in_flight)):
+                if future.exception() is None:
+                    self._finish(future, checkpoint, None)
+                else:
+                    del self.in_flight[future]
+
+    def _launch(self) -> None:
+        while not self.stopped and self.next_k - len(self.committed_records) < self.window:
+            k = self.next_k
+            if k in self.finished:  # read back from the checkpoint
+                self.next_k += 1
+                continue
+            decision = self._may_propose(k)
+            if decision is None:
+                return  # decided once more results are in
+            if not decision:
+                self.stopped = True
+                self._drop_queued()
+                return
+            check_stop()
+            self._submit(k)
+            self.next_k += 1
+
+    def _may_propose(self, k: int) -> bool | None:
+        """Whether trial k runs (None: not decidable until every earlier trial finished)."""
+        s, everything = self.settings, self.all_records()
+        best = best_record(everything)
+        deadline = self.deadline
+        if best is not None and deadline is not None and self.past(deadline, best):
+            return False
+        if any(r.error == BUDGET_EXHAUSTED for r in everything):
+            return False  # the budget cut a trial: the next would not fit either
+        seen = self.committed_records[: max(0, k - self.window + 1)]
+        if k >= 3 * s.max_evals or set(s.families) <= dropped_families(seen):
+            return False  # proposals keep landing on dropped families
+        evaluated = sum(r.status != TrialStatus.SKIPPED for r in seen)
+        if evaluated + (k - len(seen)) < s.max_evals:
+            return True
+        if len(self.committed_records) < k:
+            return None
+        return sum(r.status != TrialStatus.SKIPPED for r in self.committed_records) < s.max_evals
+
+    def _submit(self, k: int) -> None:
+        lag = max(0, k - self.window + 1)
+        known = (
+            self.committed if lag == len(self.committed_records) else self.committed.trials[:lag]
+        )
+        pending = [self.proposed[j] for j in range(lag, k)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            doc = self.proposed[k] = self.proposer.propose(k, known, pending)
+        sampled, seen = self.proposer.sampled(doc), self.committed_records[:lag]
+        if self.shared is not None:
+            args = (self.shared, self.remote_settings, self.deadline, self.label, sampled, seen)
+            future = self.pool.submit(evaluate_on_worker, *args, self.has_best())
+        else:
+            future = self.pool.submit(self.objective.evaluate, sampled, seen, self.has_best)
+        self.in_flight[future] = k
+
+    def _finish(
+        self, future: Any, checkpoint: Path | None, progress: ProgressCallback | None
+    ) -> None:
+        k = self.in_flight.pop(future)
+        result, oof = future.result()
+        doc = finished_doc(
+            self.proposed[k],
+            result,
+            datetime.fromisoformat(result["started_at"]),
+            datetime.fromisoformat(result["finished_at"]),
+        )
+        self.finished[k] = doc
+        record = self.records[k] = record_from_trial(self.label, doc)
+        self.any_ok = self.any_ok or record.status == TrialStatus.OK
+        if oof is not None and record.status == TrialStatus.OK:
+            self.oof.add(k, float(record.score or 0.0), oof)
+        self._commit()
+        if checkpoint is not None:
+            checkpoint_io.save_trials(checkpoint, [self.finished[t] for t in sorted(self.finished)])
+        if progress is not None:
+            progress(record, best_record(self.all_records()), self.settings.max_evals)
+
+    def _commit(self) -> None:
+        """Trials 0, 1, ... join what later proposals learn from, in order, once finished."""
+        while (k := len(self.committed_records)) in self.finished:
+            self.committed.insert_trial_docs([self.finished[k]])
+            self.committed.refresh()
+            self.committed_records.append(self.records[k])
+
+    def _drop_queued(self) -> None:
+        """Trials proposed but not started when the search stops are not run at all."""
+        for future in [f for f in self.in_flight if f.cancel()]:
+            del self.in_flight[future]
 
 
 def run_search(
@@ -467,56 +680,19 @@ def run_search(
     searches' winners) are evaluated first, in order, and recorded so TPE learns from them.
     At least one trial always finishes, even past the deadline, so every search yields a model.
     """
-    space = build_space(settings.schema.task, list(settings.families))
-    starts = usable_starting_points(starting_points, settings)
-    trials = load_trials(checkpoint)
-
-    records = [record_from_trial(label, t) for t in trials.trials if t["result"].get("status")]
-    objective = _Objective(X, y, settings, deadline, lambda: records)
-    oof = OutOfFold(objective.classes)
-    # Each search (outer fold, final) gets its own random stream so they do not mirror each other.
-    stream = zlib.crc32(label.encode())
-    algo = partial(tpe.suggest, n_startup_jobs=startup_trials(settings, deadline))
-    while True:
-        evaluated = sum(r.status != "skipped" for r in records)
-        best = best_record(records)
-        if evaluated >= settings.max_evals:
-            break
-        if best is not None and deadline is not None and time.time() >= deadline:
-            break
-        if records and records[-1].error == BUDGET_EXHAUSTED:
-            break  # the budget cut the last trial: the next would not fit either
-        if set(settings.families) <= dropped_families(records):
-            break
-        if len(records) >= 3 * settings.max_evals:  # proposals keep landing on dropped families
-            break
-        number = len(trials.trials)
-        check_stop()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if number < len(starts):
-                evaluate_starting_point(trials, objective, starts[number], settings)
-            # AllTrialsFailed is raised after the trial is recorded; failures are data here.
-            else:
-                with contextlib.suppress(AllTrialsFailed):
-                    fmin(
-                        objective,
-                        space,
-                        algo=algo,
-                        max_evals=number + 1,
-                        trials=trials,
-                        rstate=np.random.default_rng([settings.seed, stream, number]),
-                        show_progressbar=False,
-                        verbose=False,
-                        return_argmin=False,
-                    )
-        records.append(record_from_trial(label, trials.trials[-1]))
-        if objective.last_oof is not None and records[-1].status == TrialStatus.OK:
-            oof.add(records[-1].number, float(records[-1].score or 0.0), objective.last_oof)
-        if checkpoint is not None:
-            checkpoint_io.save_trials(checkpoint, trials)
-        if progress is not None:
-            progress(records[-1], best_record(records), settings.max_evals)
+    proposer = Proposer(
+        settings.schema.task,
+        settings.families,
+        settings.seed,
+        label,
+        startup_trials(settings, deadline),
+        usable_starting_points(starting_points, settings),
+    )
+    with open_pool(settings.concurrent_trials, settings.searches_at_once) as pool:
+        loop = _TrialLoop(X, y, settings, label, deadline, pool, proposer)
+        loop.resume(load_trials(checkpoint))
+        loop.run(checkpoint, progress)
+    records, objective, oof = loop.all_records(), loop.objective, loop.oof
     best = best_record(records)
     if best is None:
         errors = "; ".join(sorted({r.error for r in records if r.error})[:3])
@@ -528,7 +704,8 @@ def run_search(
         y.iloc[objective.oof_rows],
         objective.scorer,
         configs={r.number: r.config for r in records},
-        rounds=settings.ensemble_rounds,
+        # A blend refits every member: on a large table each refit is a slow fit.
+        rounds=0 if is_large(len(X)) else settings.ensemble_rounds,
         # Only under a deadline may measured times shape the blend (same seed, same blend).
         fit_seconds=None if deadline is None else member_fold_seconds(records),
         sample_weight=objective.oof_weights,

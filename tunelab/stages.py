@@ -52,7 +52,7 @@ def refit_on_all_rows(
     from tunelab.nested_cv import build_chosen
     from tunelab.weights import fit_weighted, row_weights
 
-    model = build_chosen(members, settings)
+    model = build_chosen(members, settings, rows=len(X))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit_weighted(model, X, y, row_weights(X, settings.plan.weight_column))

@@ -161,6 +161,8 @@ def trials_table(trials: Sequence[Any]) -> pd.DataFrame:
                 "fit_seconds": t.fit_seconds,
                 "config": json.dumps(t.config, default=str),
                 "error": getattr(t, "error", ""),
+                "started_at": getattr(t, "started_at", ""),
+                "finished_at": getattr(t, "finished_at", ""),
             }
         )
     return pd.DataFrame(rows)

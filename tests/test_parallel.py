@@ -1,0 +1,166 @@
+"""Trials at once: they overlap in time, the same seed gives the same trials, resume keeps all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines import infer_schema
+from tunelab.example import example_data_path
+from tunelab.interrupt import STOP, RunInterrupted
+from tunelab.search import SearchSettings, load_trials, record_from_trial, run_search
+
+
+def overlap_share(board: pd.DataFrame, search: str = "final") -> float:
+    """The share of a search's fitted trials whose [started_at, finished_at] meets another's."""
+    rows = board[(board["search"] == search) & (board["status"] != "skipped")]
+    spans = [
+        (pd.Timestamp(s), pd.Timestamp(f))
+        for s, f in zip(rows["started_at"], rows["finished_at"], strict=True)
+    ]
+    overlapping = sum(
+        any(i != j and a < d and c < b for j, (c, d) in enumerate(spans))
+        for i, (a, b) in enumerate(spans)
+    )
+    return overlapping / max(1, len(spans))
+
+
+def leaderboard_of(result, data_dir: Path) -> pd.DataFrame:
+    from tunelab import load_model
+
+    return load_model(result.name, version=result.version, data_dir=str(data_dir)).leaderboard()
+
+
+@pytest.fixture(scope="module")
+def churn():
+    frame = pd.read_csv(example_data_path()).head(240)
+    X, y = frame.drop(columns=["churned"]), frame["churned"]
+    return X, y, infer_schema(X, y, "binary")
+
+
+def concurrent(schema, max_evals: int = 10) -> SearchSettings:
+    return SearchSettings(
+        schema=schema,
+        families=("linear", "knn"),
+        metric="roc_auc",
+        inner_folds=2,
+        max_evals=max_evals,
+        seed=2,
+        n_jobs=2,
+        concurrent_trials=2,
+    )
+
+
+def test_final_search_trials_overlap_with_two_cores(churn_csv, tmp_path):
+    import tunelab
+
+    result = tunelab.train(
+        str(churn_csv),
+        target="churned",
+        orchestrate=False,
+        families=["linear", "knn"],
+        max_evals=8,
+        outer_folds=2,
+        inner_folds=2,
+        n_jobs=2,
+        data_dir=str(tmp_path),
+    )
+    board = leaderboard_of(result, tmp_path)
+    assert board["started_at"].notna().all() and board["finished_at"].notna().all()
+    assert (pd.to_datetime(board["finished_at"]) >= pd.to_datetime(board["started_at"])).all()
+    assert overlap_share(board) >= 0.3, board[["number", "started_at", "finished_at"]]
+
+
+def test_same_seed_and_width_give_the_same_trials_whatever_finishes_first(churn):
+    X, y, schema = churn
+    first = run_search(X, y, concurrent(schema), label="final")
+    second = run_search(X, y, concurrent(schema), label="final")
+    assert overlap_share(pd.DataFrame([t.to_row() for t in first.trials])) > 0
+    same = [(t.number, t.status, t.score, t.config) for t in first.trials]
+    assert same == [(t.number, t.status, t.score, t.config) for t in second.trials]
+
+
+def test_resume_with_trials_in_flight_loses_no_finished_trial(churn, tmp_path):
+    X, y, schema = churn
+    settings = concurrent(schema, max_evals=12)
+    checkpoint = tmp_path / "final.trials.json"
+
+    def stop_after_five(record, best, max_evals) -> None:
+        if record.number >= 4:
+            STOP.set()
+
+    with pytest.raises(RunInterrupted):
+        run_search(X, y, settings, label="final", checkpoint=checkpoint, progress=stop_after_five)
+    STOP.clear()
+    saved = [record_from_trial("final", t) for t in load_trials(checkpoint).trials]
+    assert 5 <= len(saved) < 12
+    resumed = run_search(X, y, settings, label="final", checkpoint=checkpoint)
+    by_number = {t.number: t for t in resumed.trials}
+    for before in saved:  # every finished trial is kept as it was, none is redone
+        after = by_number[before.number]
+        assert (after.config, after.score, after.started_at) == (
+            before.config,
+            before.score,
+            before.started_at,
+        )
+    uninterrupted = run_search(X, y, settings, label="final")
+    assert [(t.number, t.config, t.score) for t in resumed.trials] == [
+        (t.number, t.config, t.score) for t in uninterrupted.trials
+    ]
+
+
+def test_large_tables_get_one_holdout_boosters_first_and_no_slow_families():
+    from tunelab.fidelity import (
+        LARGE_ROWS,
+        families_for_size,
+        holdout_split,
+        order_for_size,
+    )
+
+    rows = LARGE_ROWS + 1000
+    y = pd.Series([0, 1] * (rows // 2))
+    ((train, validation),) = holdout_split("binary", rows, y, seed=0)
+    assert len(set(train) | set(validation)) == rows and not set(train) & set(validation)
+    assert abs(y.iloc[validation].mean() - 0.5) < 0.01  # stratified
+    everything = ["linear", "knn", "lightgbm", "xgboost", "random_forest", "extra_trees"]
+    assert families_for_size(everything, rows, requested=False) == ["linear", "lightgbm", "xgboost"]
+    assert families_for_size(everything, rows, requested=True) == everything
+    assert families_for_size(everything, 5000, requested=False) == everything
+    configs = [{"model": {"family": f}} for f in ["linear", "xgboost", "lightgbm"]]
+    assert [c["model"]["family"] for c in order_for_size(configs, rows)] == [
+        "lightgbm",
+        "xgboost",
+        "linear",
+    ]
+    assert order_for_size(configs, 5000) == configs
+
+
+def test_refits_of_large_tables_keep_the_early_stopped_booster(churn):
+    from tunelab.ensemble import Member
+    from tunelab.fidelity import LARGE_ROWS
+    from tunelab.nested_cv import build_chosen
+    from tunelab.space import portfolio_configs
+
+    _, _, schema = churn
+    (config, *_) = portfolio_configs("binary", ["lightgbm"])
+    members = [Member(config, 1.0, 0, "lightgbm")]
+    settings = concurrent(schema)
+
+    def refits(rows: int) -> list[bool]:
+        params = build_chosen(members, settings, rows=rows).get_params()
+        return [v for k, v in params.items() if k.endswith("model__refit")]
+
+    assert refits(LARGE_ROWS + 1) == [False] and refits(1000) == [True]
+
+
+def test_report_draws_a_timeline_of_each_search(churn):
+    from tunelab.report import timeline_figure
+
+    X, y, schema = churn
+    trials = run_search(X, y, concurrent(schema, max_evals=6), label="final").trials
+    figure = timeline_figure("final", trials, {"linear": "red", "knn": "blue"})
+    bars = [number for trace in figure.data for number in trace.y]
+    assert sorted(bars) == sorted(t.number for t in trials)
+    assert figure.layout.xaxis.type == "date"

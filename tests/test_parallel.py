@@ -28,9 +28,9 @@ def overlap_share(board: pd.DataFrame, search: str = "final") -> float:
 
 
 def leaderboard_of(result, data_dir: Path) -> pd.DataFrame:
-    from tunelab import load_model
+    from tunelab.store import open_store
 
-    return load_model(result.name, version=result.version, data_dir=str(data_dir)).leaderboard()
+    return open_store(str(data_dir)).leaderboard(result.name, result.version)
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,9 @@ class TrialResultFile(_Strict):
     score_std: float | None = None
     #: NaN is a possible fold score (a fold that failed to score); text is not.
     fold_scores: list[float] = Field(default_factory=list)
+    #: When the trial ran (ISO-8601 UTC; trials run at once, so order alone does not say).
+    started_at: str = ""
+    finished_at: str = ""
 
 
 class TrialRecordFile(_Strict):
@@ -61,6 +64,8 @@ class TrialRecordFile(_Strict):
     config: PipelineConfig
     error: str = ""
     fold_scores: list[float] = Field(default_factory=list)
+    started_at: str = ""
+    finished_at: str = ""
 
 
 class MemberFile(_Strict):

@@ -49,10 +49,10 @@ def _model_step(fitted: Any) -> Any:
 def cv_configs(entry: dict[str, Any], rows: list[dict[str, Any]], folds: int, seed: int) -> None:
     from sklearn.metrics import get_scorer
     from sklearn.model_selection import KFold, StratifiedKFold
+    from tunelab.models import get_family
+    from tunelab.models.boosting import VALIDATION_FRACTION
+    from tunelab.pipelines import build_pipeline, infer_schema
 
-    from models import get_family
-    from models.boosting import VALIDATION_FRACTION
-    from pipelines import build_pipeline, infer_schema
     from tunelab.metrics import DEFAULT_METRICS
 
     frame = pd.read_csv(Path(_common.DEFAULT_DATA_DIR) / entry["file"])
@@ -122,8 +122,8 @@ def _old_family(family: str) -> Any:
     """The family as it was: n_estimators searched in 50..400, learning rate from 0.01."""
     from dataclasses import replace
 
-    from models import get_family
-    from models.distributions import Uniform
+    from tunelab.models import get_family
+    from tunelab.models.distributions import Uniform
 
     current = get_family(family)
     old_first_trees = (100, 300)
@@ -152,7 +152,7 @@ def _kept_family(family: str) -> Any:
     """Early stopping without the refit on all rows."""
     from dataclasses import replace
 
-    from models import get_family
+    from tunelab.models import get_family
 
     current = get_family(family)
 
@@ -163,8 +163,8 @@ def _kept_family(family: str) -> Any:
 
 
 def search_runs(entry, rows, families, budget, seed, work: Path) -> None:
-    import models
     import tunelab
+    from tunelab import models
 
     path = Path(_common.DEFAULT_DATA_DIR) / entry["file"]
     for family in families:

@@ -32,7 +32,7 @@ import _common
 
 
 def search_inputs(rows: int, seed: int) -> tuple[Any, Any, Any]:
-    from pipelines import infer_schema
+    from tunelab.pipelines import infer_schema
 
     frame, target = _common.synthetic_frame(rows, 20, "binary", seed=seed)
     X, y = frame.drop(columns=[target]), frame[target]
@@ -86,8 +86,9 @@ def start_cluster(workers: int) -> tuple[Any, Any, float]:
 
 
 def warm_up() -> None:
-    import models.knn  # noqa: F401
-    import models.linear  # noqa: F401
+    import tunelab.models.knn  # noqa: F401
+    import tunelab.models.linear  # noqa: F401
+
     import tunelab.search  # noqa: F401
 
 

@@ -1,3 +1,3 @@
 """Prefect flows over the tunelab engine. Importing the package sets Prefect's settings first."""
 
-import flows.prefect_setup  # noqa: F401
+import tunelab.flows.prefect_setup  # noqa: F401

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from tunelab.flows.retries import retry_unless_user_error
 
-from flows.retries import retry_unless_user_error
 from tunelab.batch import BatchPrediction, predict_source
 from tunelab.card_schema import require_schema
 from tunelab.names import artifact_key, check_model_name
@@ -128,7 +128,7 @@ def predict_flow(
 
 def run_predict_flow(**parameters: Any) -> dict[str, Any]:
     """Entry point the CLI uses (through the ``tunelab.orchestrators`` entry points)."""
-    from flows.prefect_setup import prepare_cli_session
+    from tunelab.flows.prefect_setup import prepare_cli_session
 
     prepare_cli_session()
     return predict_flow(**parameters)

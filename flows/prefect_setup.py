@@ -98,7 +98,7 @@ def start_server_early() -> None:
         return
     if importlib.util.find_spec("prefect") is None:
         return
-    from flows.local_server import idle_seconds
+    from tunelab.flows.local_server import idle_seconds
 
     # The folder holding this package, so the server finds create_server_app wherever
     # tunelab was installed from.
@@ -117,7 +117,7 @@ def start_server_early() -> None:
 
 def _lease_shared_server(app_dir: str) -> tuple[str, Any, bool]:
     """The shared server's address and process, and whether this call started it."""
-    from flows.local_server import acquire
+    from tunelab.flows.local_server import acquire
 
     shared, started = acquire(
         app_dir, lambda port: _server_command(app_dir, port), _free_port(), server_environment()
@@ -195,7 +195,7 @@ def profile_api_url() -> str:
 
 def release_server() -> None:
     """This process's calls are done with the shared server: its idle clock may start."""
-    from flows.local_server import release
+    from tunelab.flows.local_server import release
 
     for shared in _shared_servers:
         release(shared)
@@ -237,8 +237,7 @@ def create_server_app() -> Any:
     gc.disable()
     try:
         from prefect.server.api.server import create_app
-
-        from flows.local_server import watch_when_idle
+        from tunelab.flows.local_server import watch_when_idle
 
         return watch_when_idle(create_app())
     finally:

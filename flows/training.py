@@ -13,9 +13,9 @@ import typing
 from typing import Any
 
 from prefect import flow
+from tunelab.flows.prefect_setup import TRAIN_FLOW_NAME
+from tunelab.models.catalog import FAMILY_MODULES
 
-from flows.prefect_setup import TRAIN_FLOW_NAME
-from models.catalog import FAMILY_MODULES
 from tunelab.budget import clock_scope
 from tunelab.config import RunConfig
 
@@ -40,7 +40,8 @@ def _run_name() -> str:
 def _train(**settings: Any) -> dict[str, Any]:
     # The engine is imported here, not with this module: the CLI imports it while Prefect's
     # server starts (see run_train_flow), and the server start needs only this module.
-    from flows.prefect_runner import PrefectRunner
+    from tunelab.flows.prefect_runner import PrefectRunner
+
     from tunelab.engine import train
     from tunelab.runs import resolve_n_jobs
 
@@ -119,8 +120,7 @@ def run_train_flow(config: RunConfig) -> TrainingResult:
     on a shared server ends with the flow run.
     """
     from prefect.settings import temporary_settings
-
-    from flows.prefect_setup import (
+    from tunelab.flows.prefect_setup import (
         current_server_url,
         owns_server,
         prepare_cli_session,

@@ -9,11 +9,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from models.catalog import FAMILY_MODULES, FAMILY_NAMES
-from models.kinds import TaskKind, is_classification
+from tunelab.models.catalog import FAMILY_MODULES, FAMILY_NAMES
+from tunelab.models.kinds import TaskKind, is_classification
 
 if TYPE_CHECKING:
-    from models.base import ModelFamily
+    from tunelab.models.base import ModelFamily
 
 _families: dict[str, ModelFamily] | None = None
 
@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:
     if name == "FAMILIES":
         return _load_families()
     if name == "ModelFamily":
-        from models.base import ModelFamily
+        from tunelab.models.base import ModelFamily
 
         return ModelFamily
     raise AttributeError(name)

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import BaseEstimator
-
-from models.distributions import Distribution
-from models.kinds import TaskKind, is_classification
+from tunelab.models.distributions import Distribution
+from tunelab.models.kinds import TaskKind, is_classification
 
 EstimatorFactory = Callable[[dict[str, Any], TaskKind, int, int], BaseEstimator]
 

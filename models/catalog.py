@@ -8,12 +8,12 @@ order is the order in which each search tries the families' starting points.
 from __future__ import annotations
 
 FAMILY_MODULES: dict[str, str] = {
-    "linear": "models.linear:LINEAR",
-    "knn": "models.knn:KNN",
-    "lightgbm": "models.boosting:LIGHTGBM",
-    "xgboost": "models.boosting:XGBOOST",
-    "extra_trees": "models.forests:EXTRA_TREES",
-    "random_forest": "models.forests:RANDOM_FOREST",
+    "linear": "tunelab.models.linear:LINEAR",
+    "knn": "tunelab.models.knn:KNN",
+    "lightgbm": "tunelab.models.boosting:LIGHTGBM",
+    "xgboost": "tunelab.models.boosting:XGBOOST",
+    "extra_trees": "tunelab.models.forests:EXTRA_TREES",
+    "random_forest": "tunelab.models.forests:RANDOM_FOREST",
 }
 
 FAMILY_NAMES: tuple[str, ...] = tuple(FAMILY_MODULES)
@@ -29,8 +29,8 @@ FAMILY_TRUSTED_TYPES: dict[str, frozenset[str]] = {
             "lightgbm.basic.Booster",
             "lightgbm.sklearn.LGBMClassifier",
             "lightgbm.sklearn.LGBMRegressor",
-            "models.boosting.EarlyStoppingLGBMClassifier",
-            "models.boosting.EarlyStoppingLGBMRegressor",
+            "tunelab.models.boosting.EarlyStoppingLGBMClassifier",
+            "tunelab.models.boosting.EarlyStoppingLGBMRegressor",
         }
     ),
     "xgboost": frozenset(
@@ -38,8 +38,8 @@ FAMILY_TRUSTED_TYPES: dict[str, frozenset[str]] = {
             "xgboost.core.Booster",
             "xgboost.sklearn.XGBClassifier",
             "xgboost.sklearn.XGBRegressor",
-            "models.boosting.EarlyStoppingXGBClassifier",
-            "models.boosting.EarlyStoppingXGBRegressor",
+            "tunelab.models.boosting.EarlyStoppingXGBClassifier",
+            "tunelab.models.boosting.EarlyStoppingXGBRegressor",
         }
     ),
 }

@@ -10,9 +10,8 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-
-from models.base import ModelFamily, TaskKind, is_classification
-from models.distributions import Choice, Distribution, Uniform
+from tunelab.models.base import ModelFamily, TaskKind, is_classification
+from tunelab.models.distributions import Choice, Distribution, Uniform
 
 
 def _params(task: TaskKind) -> dict[str, Distribution]:

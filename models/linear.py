@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.linear_model import LogisticRegression, Ridge
-
-from models.base import ModelFamily, TaskKind, is_classification
-from models.distributions import CLASS_WEIGHTS, Distribution, Uniform
+from tunelab.models.base import ModelFamily, TaskKind, is_classification
+from tunelab.models.distributions import CLASS_WEIGHTS, Distribution, Uniform
 
 
 def _params(task: TaskKind) -> dict[str, Distribution]:

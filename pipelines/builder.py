@@ -6,13 +6,12 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
-
-from models import TaskKind, get_family, is_classification
-from models.distributions import coerce_params
-from pipelines.feature_selection import SELECTION_METHODS, make_selector
-from pipelines.label_encoding import LabelEncodedClassifier
-from pipelines.preprocessing import make_preprocessor
-from pipelines.schema import DataSchema
+from tunelab.models import TaskKind, get_family, is_classification
+from tunelab.models.distributions import coerce_params
+from tunelab.pipelines.feature_selection import SELECTION_METHODS, make_selector
+from tunelab.pipelines.label_encoding import LabelEncodedClassifier
+from tunelab.pipelines.preprocessing import make_preprocessor
+from tunelab.pipelines.schema import DataSchema
 
 
 def normalise_config(config: dict[str, Any], task: TaskKind) -> dict[str, Any]:

@@ -12,10 +12,9 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import VotingClassifier, VotingRegressor
-
-from models import is_classification
-from pipelines.builder import build_pipeline
-from pipelines.schema import DataSchema
+from tunelab.models import is_classification
+from tunelab.pipelines.builder import build_pipeline
+from tunelab.pipelines.schema import DataSchema
 
 
 def build_blend(

@@ -15,8 +15,7 @@ from sklearn.feature_selection import (
     f_regression,
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
-
-from models.distributions import Choice, Distribution, Uniform
+from tunelab.models.distributions import Choice, Distribution, Uniform
 
 #: Each method's own hyperparameters; "none" keeps every feature.
 SELECTION_METHODS: dict[str, dict[str, Distribution]] = {

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
-
-from pipelines.probabilities import PROBABILITY_FLOOR, floor_probabilities
+from tunelab.pipelines.probabilities import PROBABILITY_FLOOR, floor_probabilities
 
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):

@@ -6,9 +6,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
-
-from pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
-from pipelines.transformers import CategoryCleaner, DateFeatures, NumericCaster
+from tunelab.pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
+from tunelab.pipelines.transformers import CategoryCleaner, DateFeatures, NumericCaster
 
 
 def _numeric_steps(scale: bool) -> list[tuple[str, object]]:

@@ -27,7 +27,7 @@ def no_server_outlives_its_test() -> Iterator[None]:
     """The CLI's ``main`` run in-process starts Prefect's server early and points this
     process at it; each test gets its own, stopped after it."""
     yield
-    from flows.prefect_setup import stop_early_server
+    from tunelab.flows.prefect_setup import stop_early_server
 
     stop_early_server()
 

@@ -8,8 +8,7 @@ import pytest
 import skops.io as sio
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_classification
-
-from models.boosting import (
+from tunelab.models.boosting import (
     MAX_TREES,
     EarlyStoppingLGBMClassifier,
     EarlyStoppingLGBMRegressor,
@@ -17,6 +16,7 @@ from models.boosting import (
     EarlyStoppingXGBRegressor,
     validation_split,
 )
+
 from tunelab.model_types import unexpected_types
 
 LIBRARY_SETTINGS = {
@@ -202,7 +202,7 @@ def test_fitted_booster_round_trips_through_skops_under_the_allow_list(library):
         model = booster(library, "classifier", refit=refit).fit(frame, y)
         payload = sio.dumps(model)
         untrusted = sio.get_untrusted_types(data=payload)
-        assert f"models.boosting.{type(model).__name__}" in untrusted
+        assert f"tunelab.models.boosting.{type(model).__name__}" in untrusted
         assert unexpected_types(untrusted) == []
         loaded = sio.loads(payload, trusted=untrusted)
         np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
@@ -211,8 +211,9 @@ def test_fitted_booster_round_trips_through_skops_under_the_allow_list(library):
 @pytest.mark.parametrize("task", ["binary", "regression"])
 def test_portfolio_and_older_configurations_flow_through_the_space(task):
     """Starting points become TPE values; a config that still names n_estimators builds too."""
-    from models import get_family
-    from pipelines import build_pipeline, infer_schema, normalise_config
+    from tunelab.models import get_family
+    from tunelab.pipelines import build_pipeline, infer_schema, normalise_config
+
     from tunelab.space import config_to_vals, portfolio_configs
 
     families = ["lightgbm", "xgboost"]

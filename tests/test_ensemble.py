@@ -9,9 +9,9 @@ from sklearn.datasets import load_diabetes, load_wine
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import get_scorer
+from tunelab.pipelines import infer_schema
+from tunelab.pipelines.ensemble import build_blend
 
-from pipelines import infer_schema
-from pipelines.ensemble import build_blend
 from tunelab.ensemble import (
     Member,
     OutOfFold,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tunelab.pipelines import infer_schema
 
-from pipelines import infer_schema
 from tunelab.api import predict
 from tunelab.errors import DataValidationError
 from tunelab.keys import with_key_columns
@@ -18,7 +18,7 @@ def new_rows(trained_churn) -> pd.DataFrame:
 
 
 def test_predict_flow_writes_predictions_and_probabilities(trained_churn, new_rows, tmp_path):
-    from flows.prediction import predict_flow
+    from tunelab.flows.prediction import predict_flow
 
     source = tmp_path / "new.parquet"
     new_rows.to_parquet(source)
@@ -38,7 +38,7 @@ def test_predict_flow_writes_predictions_and_probabilities(trained_churn, new_ro
 
 
 def test_predict_flow_default_output_lands_in_the_data_dir(trained_churn, new_rows, tmp_path):
-    from flows.prediction import predict_flow
+    from tunelab.flows.prediction import predict_flow
 
     source = tmp_path / "new.csv"
     new_rows.to_csv(source, index=False)
@@ -113,7 +113,8 @@ FAMILY_CONFIGS = {
 def test_one_pass_gives_what_predict_and_predict_proba_gave(churn_csv, family, task):
     """The label is taken from predict_proba (argmax over classes_); it must be what the
     model's own predict says, for every family, as the two calls used to give."""
-    from pipelines import build_pipeline, normalise_config
+    from tunelab.pipelines import build_pipeline, normalise_config
+
     from tunelab.scoring import predict_frame
     from tunelab.store import RegisteredModel
 

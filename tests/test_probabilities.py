@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy.stats import t
 from sklearn.metrics import log_loss, roc_auc_score
+from tunelab.pipelines import build_pipeline, infer_schema
 
-from pipelines import build_pipeline, infer_schema
 from tests.conftest import TINY_SEARCH
 from tunelab.card import estimate_interval
 
@@ -89,7 +89,7 @@ def test_the_card_and_the_summary_state_the_interval(churn_csv, tmp_path, capsys
 
 
 def test_a_blend_of_floored_members_has_no_zero_or_one_probability(wine_csv):
-    from pipelines.ensemble import build_blend
+    from tunelab.pipelines.ensemble import build_blend
 
     frame = pd.read_csv(wine_csv)
     y, X = frame.pop("cultivar"), frame

@@ -108,7 +108,7 @@ def test_production_moves_only_to_a_better_version(prefect_server, tmp_path):
 def test_drift_flags_a_shifted_column_and_not_a_fresh_sample():
     table = features(2000, seed=5)
     reference, today = table.iloc[:1000], table.iloc[1000:].reset_index(drop=True)
-    from pipelines import infer_schema
+    from tunelab.pipelines import infer_schema
 
     schema = infer_schema(reference, pd.Series(0.0, index=reference.index, name="t"), "regression")
     profile = profile_frame(reference, schema)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from prefect import flow
+from tunelab.flows.prefect_runner import PrefectRunner
 
 import tunelab.data
-from flows.prefect_runner import PrefectRunner
 from tunelab.config import RunConfig
 from tunelab.errors import DataValidationError
 from tunelab.stages import load_and_validate
@@ -53,8 +53,8 @@ def test_bad_input_is_not_retried(prefect_server, churn_csv, read_calls):
 def test_running_out_of_memory_is_not_retried(prefect_server, kind):
     import pyarrow as pa
     from prefect import task
+    from tunelab.flows.retries import retry_unless_user_error
 
-    from flows.retries import retry_unless_user_error
     from tunelab.errors import OutOfMemoryError
 
     errors = {

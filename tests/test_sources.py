@@ -249,7 +249,7 @@ def test_chunks_are_the_table(tmp_path, churn, sqlite_url):
 
 
 def test_presigned_url_to_a_dead_host_is_a_retryable_connection_failure():
-    from flows.retries import retry_unless_user_error  # noqa: F401 - the policy reads .retryable
+    from tunelab.flows.retries import retry_unless_user_error  # noqa: F401 - the policy reads .retryable
 
     url = f"http://127.0.0.1:{free_port()}/t.csv?X-Amz-Signature=s3cr3t&X-Amz-Expires=60"
     with pytest.raises(DataReadError) as caught:
@@ -266,7 +266,8 @@ def test_presigned_url_reads(tmp_path, churn):
 
 
 def test_ten_thousand_unexpected_columns_make_a_short_message(tmp_path):
-    from pipelines import infer_schema
+    from tunelab.pipelines import infer_schema
+
     from tunelab.scoring import check_prediction_input
 
     train = pd.DataFrame({"x": range(30), "y": [0, 1] * 15})

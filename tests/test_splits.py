@@ -149,8 +149,9 @@ def test_weight_column_makes_weight_zero_rows_count_for_nothing(tmp_path):
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
 def test_boosters_fit_and_stop_on_weighted_rows(family):
-    from models import get_family
-    from pipelines import build_pipeline, infer_schema
+    from tunelab.models import get_family
+    from tunelab.pipelines import build_pipeline, infer_schema
+
     from tunelab.weights import fit_weighted
 
     _, noisy = flipped_copies(rows=400)
@@ -250,8 +251,9 @@ def test_prefect_flow_passes_the_split_options_through(prefect_server, tmp_path)
 def test_a_blend_is_fitted_with_the_row_weights(task):
     """Soft-voting blends pass weights to their members: a regression member pipeline takes
     them only as ``model__sample_weight``, so tunelab fits those members itself."""
-    from pipelines import infer_schema
-    from pipelines.ensemble import build_blend
+    from tunelab.pipelines import infer_schema
+    from tunelab.pipelines.ensemble import build_blend
+
     from tunelab.weights import fit_weighted
 
     _, noisy = flipped_copies(rows=300)
@@ -276,7 +278,7 @@ def test_a_blend_is_fitted_with_the_row_weights(task):
 
 
 def _lightgbm_defaults(task: str) -> dict[str, Any]:
-    from models import get_family
+    from tunelab.models import get_family
 
     return get_family("lightgbm").portfolio(task)[0]
 

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipelines import DataSchema
     from tunelab.config import RunConfig
     from tunelab.ensemble import Member
     from tunelab.holdout import HoldoutSplit
     from tunelab.nested_cv import OuterFoldResult
+    from tunelab.pipelines import DataSchema
     from tunelab.prepare import PreparedData
     from tunelab.search import SearchResult, TrialRecord
 

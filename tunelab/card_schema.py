@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.kinds import TaskKind
 from tunelab.errors import RegistryCorruptError
+from tunelab.models.kinds import TaskKind
 
 #: Deeper than any card tunelab writes (about 6 levels), far below Python's recursion limit.
 MAX_JSON_DEPTH = 64

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines import DataSchema
+from tunelab.pipelines import DataSchema
 
 
 class ChampionUnusable(Exception):

@@ -22,11 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from models.catalog import FAMILY_NAMES
-from models.kinds import TaskOption
 from tunelab.errors import ParameterError
 from tunelab.lineage import parse_reference
 from tunelab.metrics import ALL_METRICS
+from tunelab.models.catalog import FAMILY_NAMES
+from tunelab.models.kinds import TaskOption
 from tunelab.names import check_alias, check_model_name, check_run_id
 
 Metric = Literal[ALL_METRICS]  # type: ignore[valid-type]

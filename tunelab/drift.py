@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines import DataSchema
+from tunelab.pipelines import DataSchema
 
 NUMERIC_BINS = 10
 TOP_CATEGORIES = 20

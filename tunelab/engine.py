@@ -43,9 +43,9 @@ from tunelab.stages import (
 )
 
 if TYPE_CHECKING:
-    from pipelines import DataSchema
     from tunelab.holdout import HoldoutSplit
     from tunelab.nested_cv import OuterFoldResult
+    from tunelab.pipelines import DataSchema
     from tunelab.prepare import PreparedData
     from tunelab.retraining import RetrainingInputs
 
@@ -170,8 +170,8 @@ def hold_out(run: Run, prepared: PreparedData) -> HoldoutSplit:
 
 def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     """Column roles, the run's checkpoint folder (a resume must match it) and search settings."""
-    from pipelines import infer_schema
     from tunelab.paths import data_dir
+    from tunelab.pipelines import infer_schema
     from tunelab.retraining import prepare_retraining
     from tunelab.space import portfolio_configs, resolve_families
     from tunelab.splits import mark_split_columns, record_holdout

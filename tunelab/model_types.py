@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models.catalog import FAMILY_TRUSTED_TYPES
+from tunelab.models.catalog import FAMILY_TRUSTED_TYPES
 
 #: tunelab's own estimator and transformer classes.
 TUNELAB_TYPES = frozenset(
     {
-        "pipelines.feature_selection.NearConstantFilter",
-        "pipelines.label_encoding.LabelEncodedClassifier",
-        "pipelines.transformers.CategoryCleaner",
-        "pipelines.transformers.DateFeatures",
-        "pipelines.transformers.NumericCaster",
+        "tunelab.pipelines.feature_selection.NearConstantFilter",
+        "tunelab.pipelines.label_encoding.LabelEncodedClassifier",
+        "tunelab.pipelines.transformers.CategoryCleaner",
+        "tunelab.pipelines.transformers.DateFeatures",
+        "tunelab.pipelines.transformers.NumericCaster",
     }
 )
 

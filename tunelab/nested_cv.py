@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.ensemble import build_blend
 from tunelab.atomic import write_json_atomic
 from tunelab.card import INTERVAL_LEVEL, estimate_interval
 from tunelab.ensemble import Member, class_probabilities, describe, score_stored
 from tunelab.errors import CheckpointError
 from tunelab.fidelity import is_large
+from tunelab.pipelines.ensemble import build_blend
 from tunelab.run_files import OuterFoldFile, check_shape
 from tunelab.search import (
     ProgressCallback,

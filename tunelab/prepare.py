@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from models.kinds import TaskKind
 from tunelab.config import RunConfig
 from tunelab.data import check_fold_sizes, load_table, split_features_target
+from tunelab.models.kinds import TaskKind
 from tunelab.provenance import fingerprint
 from tunelab.splits import SplitPlan, check_early_classes, check_split_columns
 from tunelab.task import resolve_metric, resolve_task

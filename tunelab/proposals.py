@@ -21,7 +21,7 @@ import numpy as np
 from hyperopt import JOB_STATE_DONE, JOB_STATE_NEW, STATUS_FAIL, STATUS_OK, Trials, pyll, tpe
 from hyperopt.base import Domain, spec_from_misc
 
-from models.kinds import TaskKind
+from tunelab.models.kinds import TaskKind
 from tunelab.space import build_space, config_to_vals
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines import DataSchema
 from tunelab.champion import ChampionUnusable, decide, score_champion
 from tunelab.config import RunConfig
 from tunelab.drift import DriftReport, compare_with_profile, profile_frame
 from tunelab.errors import DataDriftError, RegistryCorruptError, RegistryError
 from tunelab.lineage import parse_reference
 from tunelab.listing import some_names
+from tunelab.pipelines import DataSchema
 from tunelab.retraining_summary import decision_sentence
 from tunelab.runs import default_model_name
 from tunelab.store import ModelStore, open_store

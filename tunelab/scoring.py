@@ -7,10 +7,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from pipelines import DataSchema
 from tunelab.data import check_columns, check_nested_values
 from tunelab.errors import DataValidationError
 from tunelab.listing import some_names
+from tunelab.pipelines import DataSchema
 from tunelab.store import RegisteredModel
 
 ExtraColumns = Literal["error", "ignore"]

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials
 
-from pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab import checkpoint as checkpoint_io
 from tunelab.cores import threads_per_trial
 from tunelab.ensemble import (
@@ -39,6 +38,7 @@ from tunelab.ensemble import (
 from tunelab.errors import SearchFailedError
 from tunelab.fidelity import is_large
 from tunelab.interrupt import check_stop
+from tunelab.pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab.proposals import Proposer, finished_doc
 from tunelab.splits import SplitPlan, inner_fold_splits
 from tunelab.splits import make_cv as make_cv  # the random splitter, moved to tunelab.splits

@@ -6,11 +6,11 @@ from typing import Any
 
 from hyperopt import hp
 
-from models import FAMILIES, get_family
-from models.distributions import Choice, Distribution, describe, to_hyperopt_space
-from models.kinds import TaskKind
-from pipelines.feature_selection import SELECTION_METHODS
 from tunelab.errors import ParameterError
+from tunelab.models import FAMILIES, get_family
+from tunelab.models.distributions import Choice, Distribution, describe, to_hyperopt_space
+from tunelab.models.kinds import TaskKind
+from tunelab.pipelines.feature_selection import SELECTION_METHODS
 
 
 def resolve_families(requested: list[str] | tuple[str, ...] | None, task: TaskKind) -> list[str]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from tunelab.card_schema import check_card, parse_json
 from tunelab.errors import ParameterError, RegistryCorruptError, RegistryError, TunelabError
+from tunelab.legacy_names import modernise
 from tunelab.lineage import lineage_columns
 from tunelab.model_types import check_model_types
 from tunelab.names import check_alias
@@ -101,6 +102,7 @@ class VersionedStore(ABC):
                 f"Integrity check failed for {label}: the model file's SHA-256 "
                 "does not match the registered one; refusing to load it"
             )
+        payload = modernise(payload)  # a 0.1.0 file names modules that have moved since
         try:
             untrusted = sio.get_untrusted_types(data=payload)
         except Exception as exc:

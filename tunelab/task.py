@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.kinds import TaskKind, TaskOption
 from tunelab.errors import DataValidationError, ParameterError
 from tunelab.metrics import DEFAULT_METRICS, METRICS_BY_TASK
+from tunelab.models.kinds import TaskKind, TaskOption
 
 __all__ = ["TaskKind", "TaskOption", "infer_task", "resolve_metric", "resolve_task"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from models import get_family
-from models.kinds import TaskKind
-from pipelines import normalise_config
+from tunelab.models import get_family
+from tunelab.models.kinds import TaskKind
+from tunelab.pipelines import normalise_config
 from tunelab.space import config_to_vals
 
 #: Best trials taken from the parent's final search, after its shipped configurations.

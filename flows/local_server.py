@@ -59,6 +59,14 @@ def idle_seconds() -> float:
     return value
 
 
+def import_root() -> str:
+    """The folder ``tunelab`` is imported from (the checkout, or site-packages), which a
+    server subprocess needs on its path; also part of a shared server's identity."""
+    import tunelab
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(tunelab.__file__)))
+
+
 def state_dir(app_dir: str, env: dict[str, str]) -> Path:
     """One folder per Prefect home, database, Python and tunelab copy: a server started for
     another database or another installation is never reused by mistake."""
@@ -200,7 +208,7 @@ def _live_leases(directory: Path) -> list[int]:
 def stop_shared_server(app_dir: str | None = None, env: dict[str, str] | None = None) -> bool:
     """Ends the shared server of this environment now (tests, benchmarks); True if one ran."""
     env = dict(os.environ) if env is None else env
-    app_dir = app_dir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app_dir = app_dir or import_root()
     directory = state_dir(app_dir, env)
     if not directory.exists():
         return False

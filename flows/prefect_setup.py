@@ -35,7 +35,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 #: The embedded server this process started, if any (see :func:`start_server_early`).
 _server: subprocess.Popen[bytes] | None = None
 _server_url = ""
-#: The shared servers this process leased (see :mod:`flows.local_server`), and every
+#: The shared servers this process leased (see :mod:`tunelab.flows.local_server`), and every
 #: address this process pointed itself at.
 _shared_servers: list[Any] = []
 _started_urls: set[str] = set()
@@ -88,7 +88,7 @@ def start_server_early() -> None:
     while this process is busy; the garbage collector is paused meanwhile (see
     :func:`pause_collection`).
 
-    By default the server is shared (:mod:`flows.local_server`): a server an earlier call
+    By default the server is shared (:mod:`tunelab.flows.local_server`): a server an earlier call
     left running is reused, and one started now outlives this process until it has been idle
     for ``TUNELAB_PREFECT_IDLE_SECONDS``. With that set to 0 the server is this process's
     own, stopped at exit without waiting for its shutdown.
@@ -98,11 +98,11 @@ def start_server_early() -> None:
         return
     if importlib.util.find_spec("prefect") is None:
         return
-    from tunelab.flows.local_server import idle_seconds
+    from tunelab.flows.local_server import idle_seconds, import_root
 
     # The folder holding this package, so the server finds create_server_app wherever
     # tunelab was installed from.
-    app_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app_dir = import_root()
     if idle_seconds() > 0:
         _server_url, process, started = _lease_shared_server(app_dir)
     else:
@@ -237,6 +237,7 @@ def create_server_app() -> Any:
     gc.disable()
     try:
         from prefect.server.api.server import create_app
+
         from tunelab.flows.local_server import watch_when_idle
 
         return watch_when_idle(create_app())

@@ -1,6 +1,6 @@
 """Model families and their hyperparameter search spaces.
 
-``FAMILIES`` is built on first use from :mod:`models.catalog`, so importing this package (for
+``FAMILIES`` is built on first use from :mod:`tunelab.models.catalog`, so importing this package (for
 ``models.kinds`` or the family names) does not load scikit-learn, XGBoost or LightGBM.
 """
 

@@ -3,7 +3,7 @@
 XGBoost insists on integer labels starting at zero; wrapping the whole pipeline once means
 users get their original labels back from ``predict`` and ``classes_`` for every family.
 Every classifier tunelab fits, scores, blends and ships passes through here, so this is also
-where probabilities get their floor (:mod:`pipelines.probabilities`): trials, ensembles, the
+where probabilities get their floor (:mod:`tunelab.pipelines.probabilities`): trials, ensembles, the
 shipped model and its scores all see the same probabilities.
 """
 

@@ -31,9 +31,14 @@ def s3_bucket():
         }.items():
             env.setenv(key, value)  # fmt: skip
         import boto3
+        import s3fs
 
+        # fsspec caches filesystems by their arguments, not by AWS_ENDPOINT_URL: an earlier
+        # module's S3 filesystem would still point at that module's (stopped) server.
+        s3fs.S3FileSystem.clear_instance_cache()
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="models")
         yield "s3://models"
+        s3fs.S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture(params=["file", "memory", "s3"])

@@ -49,11 +49,11 @@ def _model_step(fitted: Any) -> Any:
 def cv_configs(entry: dict[str, Any], rows: list[dict[str, Any]], folds: int, seed: int) -> None:
     from sklearn.metrics import get_scorer
     from sklearn.model_selection import KFold, StratifiedKFold
+
+    from tunelab.metrics import DEFAULT_METRICS
     from tunelab.models import get_family
     from tunelab.models.boosting import VALIDATION_FRACTION
     from tunelab.pipelines import build_pipeline, infer_schema
-
-    from tunelab.metrics import DEFAULT_METRICS
 
     frame = pd.read_csv(Path(_common.DEFAULT_DATA_DIR) / entry["file"])
     frame = frame.dropna(subset=[entry["target"]])

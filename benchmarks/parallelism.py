@@ -88,7 +88,6 @@ def start_cluster(workers: int) -> tuple[Any, Any, float]:
 def warm_up() -> None:
     import tunelab.models.knn  # noqa: F401
     import tunelab.models.linear  # noqa: F401
-
     import tunelab.search  # noqa: F401
 
 

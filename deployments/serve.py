@@ -18,12 +18,12 @@ from typing import Any
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tunelab.example import EXAMPLE_TARGET, example_data_path
 from tunelab.flows.prediction import predict_flow
 from tunelab.flows.prefect_setup import announce_first_start, wait_until_healthy
 from tunelab.flows.registry_view import promote_flow, registry_report_flow
 from tunelab.flows.training import train_flow
-
-from tunelab.example import EXAMPLE_TARGET, example_data_path
 
 DEFAULT_CRON = "0 3 * * *"
 

@@ -11,6 +11,7 @@ import logging
 import os
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
 from tunelab.flows.prefect_setup import running_api_url
 
 #: ``dask_address`` value that starts a throw-away Dask ``LocalCluster`` for the run.

@@ -9,10 +9,10 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from tunelab.flows.retries import retry_unless_user_error
 
 from tunelab.batch import BatchPrediction, predict_source
 from tunelab.card_schema import require_schema
+from tunelab.flows.retries import retry_unless_user_error
 from tunelab.names import artifact_key, check_model_name
 from tunelab.paths import data_dir as resolve_data_dir
 from tunelab.sources import mask_url

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import TaskRunner
+
 from tunelab.flows.executors import make_task_runner
 from tunelab.flows.reporting import publish_artifacts
 from tunelab.flows.retries import retry_unless_user_error
-
 from tunelab.interrupt import STOP
 from tunelab.runner import TrialLogger
 from tunelab.search import ProgressCallback

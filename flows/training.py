@@ -13,11 +13,11 @@ import typing
 from typing import Any
 
 from prefect import flow
-from tunelab.flows.prefect_setup import TRAIN_FLOW_NAME
-from tunelab.models.catalog import FAMILY_MODULES
 
 from tunelab.budget import clock_scope
 from tunelab.config import RunConfig
+from tunelab.flows.prefect_setup import TRAIN_FLOW_NAME
+from tunelab.models.catalog import FAMILY_MODULES
 
 if typing.TYPE_CHECKING:
     from tunelab.outcome import TrainingResult
@@ -37,12 +37,11 @@ def _run_name() -> str:
     return f"{name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
 
 
-def _train(**settings: Any) -> dict[str, Any]:
+def _train_flow_body(**settings: Any) -> dict[str, Any]:
     # The engine is imported here, not with this module: the CLI imports it while Prefect's
     # server starts (see run_train_flow), and the server start needs only this module.
-    from tunelab.flows.prefect_runner import PrefectRunner
-
     from tunelab.engine import train
+    from tunelab.flows.prefect_runner import PrefectRunner
     from tunelab.runs import resolve_n_jobs
 
     config = RunConfig.create(**settings)
@@ -88,10 +87,10 @@ def _signature_and_doc() -> tuple[inspect.Signature, str]:
     return inspect.Signature(parameters, return_annotation=dict), doc + "\n".join(lines)
 
 
-_train.__signature__, _train.__doc__ = _signature_and_doc()  # type: ignore[attr-defined]
+_train_flow_body.__signature__, _train_flow_body.__doc__ = _signature_and_doc()  # type: ignore[attr-defined]
 # Deployments record the function's name as their entrypoint; it must be this module's flow.
-_train.__name__ = _train.__qualname__ = "train_flow"
-train_flow = flow(name=TRAIN_FLOW_NAME, flow_run_name=_run_name, log_prints=True)(_train)
+_train_flow_body.__name__ = _train_flow_body.__qualname__ = "train_flow"
+train_flow = flow(name=TRAIN_FLOW_NAME, flow_run_name=_run_name, log_prints=True)(_train_flow_body)
 
 #: What the first trials need, imported while Prefect's embedded server still starts (in
 #: this order; the rest of the list, if the server answers first, while the flow run is
@@ -120,6 +119,7 @@ def run_train_flow(config: RunConfig) -> TrainingResult:
     on a shared server ends with the flow run.
     """
     from prefect.settings import temporary_settings
+
     from tunelab.flows.prefect_setup import (
         current_server_url,
         owns_server,

@@ -1,7 +1,8 @@
 """Model families and their hyperparameter search spaces.
 
-``FAMILIES`` is built on first use from :mod:`tunelab.models.catalog`, so importing this package (for
-``models.kinds`` or the family names) does not load scikit-learn, XGBoost or LightGBM.
+``FAMILIES`` is built on first use from :mod:`tunelab.models.catalog`, so importing this
+package (for ``tunelab.models.kinds`` or the family names) does not load scikit-learn, XGBoost
+or LightGBM.
 """
 
 from __future__ import annotations

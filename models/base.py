@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import BaseEstimator
+
 from tunelab.models.distributions import Distribution
 from tunelab.models.kinds import TaskKind, is_classification
 

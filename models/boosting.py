@@ -18,9 +18,10 @@ import numpy as np
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
+from xgboost import XGBClassifier, XGBRegressor
+
 from tunelab.models.base import ModelFamily, TaskKind, is_classification
 from tunelab.models.distributions import CLASS_WEIGHTS, Distribution, Uniform
-from xgboost import XGBClassifier, XGBRegressor
 
 #: The cap on the number of boosting rounds. Early stopping ends nearly every fit well before
 #: it: at the lowest searched learning rate (0.02) the tables in ``../shared/datasets`` stopped

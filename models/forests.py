@@ -10,6 +10,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+
 from tunelab.models.base import ModelFamily, TaskKind, is_classification
 from tunelab.models.distributions import Choice, Distribution, Uniform
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
 from tunelab.models.base import ModelFamily, TaskKind, is_classification
 from tunelab.models.distributions import Choice, Distribution, Uniform
 

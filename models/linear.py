@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.linear_model import LogisticRegression, Ridge
+
 from tunelab.models.base import ModelFamily, TaskKind, is_classification
 from tunelab.models.distributions import CLASS_WEIGHTS, Distribution, Uniform
 

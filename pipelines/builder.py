@@ -6,6 +6,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+
 from tunelab.models import TaskKind, get_family, is_classification
 from tunelab.models.distributions import coerce_params
 from tunelab.pipelines.feature_selection import SELECTION_METHODS, make_selector

@@ -12,6 +12,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import VotingClassifier, VotingRegressor
+
 from tunelab.models import is_classification
 from tunelab.pipelines.builder import build_pipeline
 from tunelab.pipelines.schema import DataSchema

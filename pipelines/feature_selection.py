@@ -15,6 +15,7 @@ from sklearn.feature_selection import (
     f_regression,
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
+
 from tunelab.models.distributions import Choice, Distribution, Uniform
 
 #: Each method's own hyperparameters; "none" keeps every feature.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
+
 from tunelab.pipelines.probabilities import PROBABILITY_FLOOR, floor_probabilities
 
 

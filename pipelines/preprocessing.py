@@ -6,6 +6,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
 from tunelab.pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
 from tunelab.pipelines.transformers import CategoryCleaner, DateFeatures, NumericCaster
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
+
 from tunelab.models.kinds import TaskKind
 
 ColumnRole = Literal["numeric", "categorical", "high_cardinality", "datetime", "dropped"]

@@ -22,8 +22,8 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from tunelab.pipelines import build_pipeline, infer_schema
 
+from tunelab.pipelines import build_pipeline, infer_schema
 from tunelab.registry import ModelRegistry
 from tunelab.store import ModelStore
 

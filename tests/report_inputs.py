@@ -12,9 +12,9 @@ import pandas as pd
 from hyperopt.pyll.stochastic import sample
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.model_selection import cross_val_score, train_test_split
-from tunelab.pipelines import build_pipeline, infer_schema, normalise_config
 
 import tunelab
+from tunelab.pipelines import build_pipeline, infer_schema, normalise_config
 from tunelab.report import ReportInputs
 from tunelab.search import TrialRecord
 from tunelab.space import build_space

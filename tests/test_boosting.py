@@ -8,6 +8,8 @@ import pytest
 import skops.io as sio
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_classification
+
+from tunelab.model_types import unexpected_types
 from tunelab.models.boosting import (
     MAX_TREES,
     EarlyStoppingLGBMClassifier,
@@ -16,8 +18,6 @@ from tunelab.models.boosting import (
     EarlyStoppingXGBRegressor,
     validation_split,
 )
-
-from tunelab.model_types import unexpected_types
 
 LIBRARY_SETTINGS = {
     "lightgbm": {"deterministic": True, "force_col_wise": True, "verbose": -1},
@@ -213,7 +213,6 @@ def test_portfolio_and_older_configurations_flow_through_the_space(task):
     """Starting points become TPE values; a config that still names n_estimators builds too."""
     from tunelab.models import get_family
     from tunelab.pipelines import build_pipeline, infer_schema, normalise_config
-
     from tunelab.space import config_to_vals, portfolio_configs
 
     families = ["lightgbm", "xgboost"]

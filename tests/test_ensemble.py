@@ -9,8 +9,6 @@ from sklearn.datasets import load_diabetes, load_wine
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import get_scorer
-from tunelab.pipelines import infer_schema
-from tunelab.pipelines.ensemble import build_blend
 
 from tunelab.ensemble import (
     Member,
@@ -20,6 +18,8 @@ from tunelab.ensemble import (
     greedy_weights,
     score_stored,
 )
+from tunelab.pipelines import infer_schema
+from tunelab.pipelines.ensemble import build_blend
 from tunelab.registry import ModelRegistry
 from tunelab.search import (
     PROMOTION_MIN_TRIALS,

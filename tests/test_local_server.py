@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tunelab.flows.local_server import _is_server, state_dir, stop_shared_server
 
 APP_DIR = str(Path(__file__).resolve().parent.parent)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tunelab.pipelines import infer_schema
 
 from tunelab.example import example_data_path
 from tunelab.interrupt import STOP, RunInterrupted
+from tunelab.pipelines import infer_schema
 from tunelab.search import SearchSettings, load_trials, record_from_trial, run_search
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from hyperopt.pyll.stochastic import sample
+
 from tunelab.models import FAMILIES
 from tunelab.pipelines import build_pipeline, infer_schema
 from tunelab.pipelines.feature_selection import make_selector
-
 from tunelab.space import build_space
 
 

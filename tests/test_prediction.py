@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from tunelab.pipelines import infer_schema
 
 from tunelab.api import predict
 from tunelab.errors import DataValidationError
 from tunelab.keys import with_key_columns
+from tunelab.pipelines import infer_schema
 from tunelab.scoring import check_prediction_input
 
 
@@ -114,7 +114,6 @@ def test_one_pass_gives_what_predict_and_predict_proba_gave(churn_csv, family, t
     """The label is taken from predict_proba (argmax over classes_); it must be what the
     model's own predict says, for every family, as the two calls used to give."""
     from tunelab.pipelines import build_pipeline, normalise_config
-
     from tunelab.scoring import predict_frame
     from tunelab.store import RegisteredModel
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.stats import t
 from sklearn.metrics import log_loss, roc_auc_score
-from tunelab.pipelines import build_pipeline, infer_schema
 
 from tests.conftest import TINY_SEARCH
 from tunelab.card import estimate_interval
+from tunelab.pipelines import build_pipeline, infer_schema
 
 
 def test_pure_forest_leaves_get_a_floor_that_changes_no_prediction_or_ranking(wine_csv):

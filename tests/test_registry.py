@@ -101,11 +101,10 @@ def test_a_model_with_unlisted_types_is_not_registered(tmp_path):
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_every_family_and_selection_round_trips_under_the_allow_list(task, tmp_path):
     """New families (models.FAMILIES) and selectors are covered here automatically."""
+    from tests.test_pipelines import TARGETS, mixed_frame
     from tunelab.models import FAMILIES
     from tunelab.pipelines import build_pipeline, infer_schema
     from tunelab.pipelines.feature_selection import SELECTION_METHODS
-
-    from tests.test_pipelines import TARGETS, mixed_frame
 
     frame = mixed_frame(80)
     y = pd.Series(TARGETS[task](frame), name="y")

@@ -98,9 +98,8 @@ def test_importance_cost_is_bounded_by_the_tables_shape():
     """150 x 2,000: at most MAX_PERMUTED_COLUMNS columns are permuted (issue 19: every column
     of a 5,000-column table took more than nine minutes), chosen as the columns the model's
     output follows most on the test rows, and all copies are predicted in a few calls."""
-    from tunelab.pipelines import build_pipeline, infer_schema
-
     from tunelab.importance import MAX_PERMUTED_COLUMNS
+    from tunelab.pipelines import build_pipeline, infer_schema
     from tunelab.report import IMPORTANCE_REPEATS, ReportInputs, importance_frame
 
     rng = np.random.default_rng(0)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from prefect import flow
-from tunelab.flows.prefect_runner import PrefectRunner
 
 import tunelab.data
 from tunelab.config import RunConfig
 from tunelab.errors import DataValidationError
+from tunelab.flows.prefect_runner import PrefectRunner
 from tunelab.stages import load_and_validate
 
 
@@ -53,9 +53,9 @@ def test_bad_input_is_not_retried(prefect_server, churn_csv, read_calls):
 def test_running_out_of_memory_is_not_retried(prefect_server, kind):
     import pyarrow as pa
     from prefect import task
-    from tunelab.flows.retries import retry_unless_user_error
 
     from tunelab.errors import OutOfMemoryError
+    from tunelab.flows.retries import retry_unless_user_error
 
     errors = {
         "MemoryError": MemoryError("Unable to allocate 8.00 GiB"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from sklearn.naive_bayes import MultinomialNB
-from tunelab.models import FAMILIES, ModelFamily
-from tunelab.pipelines import infer_schema
 
 from tunelab.errors import SearchFailedError
 from tunelab.example import example_data_path
+from tunelab.models import FAMILIES, ModelFamily
+from tunelab.pipelines import infer_schema
 from tunelab.search import SearchSettings, load_trials, record_from_trial, run_search
 
 
@@ -120,7 +120,6 @@ def test_clearly_worse_trials_are_pruned_after_their_first_fold(churn, monkeypat
 def test_trials_skip_the_booster_refit_that_shipped_models_keep(churn):
     """Ranking configurations needs only the early-stopped booster; the shipped one refits."""
     from tunelab.pipelines import build_pipeline
-
     from tunelab.search import without_booster_refit
 
     X, y, schema = churn

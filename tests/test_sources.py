@@ -267,7 +267,6 @@ def test_presigned_url_reads(tmp_path, churn):
 
 def test_ten_thousand_unexpected_columns_make_a_short_message(tmp_path):
     from tunelab.pipelines import infer_schema
-
     from tunelab.scoring import check_prediction_input
 
     train = pd.DataFrame({"x": range(30), "y": [0, 1] * 15})

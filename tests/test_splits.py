@@ -151,7 +151,6 @@ def test_weight_column_makes_weight_zero_rows_count_for_nothing(tmp_path):
 def test_boosters_fit_and_stop_on_weighted_rows(family):
     from tunelab.models import get_family
     from tunelab.pipelines import build_pipeline, infer_schema
-
     from tunelab.weights import fit_weighted
 
     _, noisy = flipped_copies(rows=400)
@@ -253,7 +252,6 @@ def test_a_blend_is_fitted_with_the_row_weights(task):
     them only as ``model__sample_weight``, so tunelab fits those members itself."""
     from tunelab.pipelines import infer_schema
     from tunelab.pipelines.ensemble import build_blend
-
     from tunelab.weights import fit_weighted
 
     _, noisy = flipped_copies(rows=300)

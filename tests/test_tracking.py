@@ -120,9 +120,9 @@ def test_a_training_run_with_mlflow_on_and_promote_sets_the_alias_there(
 def test_the_promote_flow_moves_the_mlflow_alias_like_the_cli(server, tmp_path, prefect_server):
     """The flow and the CLI call the same promote: local alias and MLflow alias together."""
     import mlflow
-    from tunelab.flows.registry_view import promote_flow
 
     from tests.hostile_support import register_tiny_model
+    from tunelab.flows.registry_view import promote_flow
     from tunelab.registry import ModelRegistry
 
     registry = ModelRegistry(tmp_path / "registry")

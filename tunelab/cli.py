@@ -231,7 +231,7 @@ def print_training_result(result: Any) -> None:
         print(line)
 
 
-def _train(args: argparse.Namespace, config: RunConfig) -> int:
+def _train_and_print(args: argparse.Namespace, config: RunConfig) -> int:
     from tunelab.api import run_training
     from tunelab.paths import ensure_data_dir
 
@@ -250,7 +250,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
             orchestrator("warm-up")()  # also pauses the garbage collector while importing
         try:
-            return _train(args, config)
+            return _train_and_print(args, config)
         except KeyboardInterrupt:
             print(
                 "interrupted: finished trials are checkpointed; resume with "

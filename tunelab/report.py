@@ -757,14 +757,6 @@ def _div_id(key: str) -> str:
     return "fig-" + re.sub(r"[^A-Za-z0-9_-]+", "-", key)
 
 
-def write_report(inputs: ReportInputs, path: str | Path) -> Path:
-    """Writes :func:`render_html` to ``path`` (e.g. ``<registry>/<name>/v<N>/report.html``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(inputs), encoding="utf-8")
-    return path
-
-
 def publish_prefect_artifacts(
     inputs: ReportInputs,
     key: str,

@@ -90,12 +90,17 @@ class TrialCounts:
     @classmethod
     def of(cls, statuses: Sequence[str]) -> TrialCounts:
         """Counts trials by how they ended (``TrialStatus`` values compare equal to these)."""
-        count = {name: sum(s == name for s in statuses) for name in ("failed", "skipped")}
+        from tunelab.trials import TrialStatus
+
+        def count(status: TrialStatus) -> int:
+            return sum(s == status for s in statuses)
+
         return cls(
             total=len(statuses),
-            pruned=sum(s == "pruned" for s in statuses),
-            cut=sum(s == "cut" for s in statuses),
-            **count,
+            failed=count(TrialStatus.FAILED),
+            skipped=count(TrialStatus.SKIPPED),
+            pruned=count(TrialStatus.PRUNED),
+            cut=count(TrialStatus.CUT),
         )
 
 

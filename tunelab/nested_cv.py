@@ -35,6 +35,7 @@ from tunelab.search import (
 )
 from tunelab.shared_table import resolve
 from tunelab.splits import inner_fold_splits, outer_fold_splits, record_splits
+from tunelab.trials import TrialStatus
 from tunelab.weights import fit_weighted, row_weights, run_scorer, weighted_score
 
 
@@ -293,7 +294,7 @@ def final_starting_points(
     runners_up: list[dict[str, Any]] = []
     for result in outer_results:
         ok = sorted(
-            (t for t in result.trials if t.status == "ok" and t.score is not None),
+            (t for t in result.trials if t.status == TrialStatus.OK and t.score is not None),
             key=lambda t: (-(t.score or 0.0), t.number),
         )
         runners_up.extend(t.config for t in ok[1 : 1 + per_fold])

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,27 +36,10 @@ from plotly.subplots import make_subplots
 from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.importance import Importance, columns_to_permute, permutation_importance
 from tunelab.report_drift import drift_figure, drift_frame, retraining_html
-
-
-class TrialRecord(Protocol):
-    """The fields of :class:`tunelab.search.TrialRecord` a report reads (duck-typed, so the
-    report does not import the search engine)."""
-
-    search: str
-    number: int
-    family: str
-    status: str
-    score: float | None
-    score_std: float | None
-    fit_seconds: float
-    config: dict[str, Any]
-    error: str
-    started_at: str
-    finished_at: str
-
+from tunelab.trials import TrialRecord, TrialStatus
 
 #: Trial statuses that carry a (possibly partial) cross-validated score.
-SCORED_STATUSES = ("ok", "pruned")
+SCORED_STATUSES = (TrialStatus.OK, TrialStatus.PRUNED)
 #: Permutation importance is computed on at most this many held-out rows (it refits nothing,
 #: but it predicts ``n_repeats`` times per column).
 IMPORTANCE_MAX_ROWS = 2000
@@ -170,7 +153,7 @@ def history_figure(search: str, trials: Sequence[TrialRecord], colours: dict[str
     ordered = sorted(trials, key=lambda t: t.number)
     scored = [t for t in ordered if _has_score(t)]
     for family in sorted({t.family for t in scored}):
-        for status, symbol in (("ok", "circle"), ("pruned", "x")):
+        for status, symbol in ((TrialStatus.OK, "circle"), (TrialStatus.PRUNED, "x")):
             points = [t for t in scored if t.family == family and _status(t) == status]
             if points:
                 fig.add_scatter(
@@ -184,7 +167,7 @@ def history_figure(search: str, trials: Sequence[TrialRecord], colours: dict[str
                 )
     best, xs, ys = -math.inf, [], []
     for t in ordered:
-        if _status(t) == "ok" and _has_score(t):
+        if _status(t) == TrialStatus.OK and _has_score(t):
             best = max(best, float(t.score))  # type: ignore[arg-type]
         if best > -math.inf:
             xs.append(t.number)
@@ -312,7 +295,7 @@ def families_figure(
     trials: Sequence[TrialRecord], card: dict[str, Any], colours: dict[str, str]
 ) -> Figure | None:
     """Scores per family per search (box + points), with each outer fold's held-out score."""
-    scored = [t for t in trials if _has_score(t) and _status(t) == "ok"]
+    scored = [t for t in trials if _has_score(t) and _status(t) == TrialStatus.OK]
     if not scored:
         return None
     fig = go.Figure()
@@ -788,7 +771,7 @@ def publish_prefect_artifacts(
     frame = trials_frame(inputs.trials)
     if not frame.empty:
         best = (
-            frame[frame["status"] == "ok"]
+            frame[frame["status"] == TrialStatus.OK.value]
             .groupby(["search", "family"], as_index=False)["score"]
             .agg(["max", "mean", "count"])
         )

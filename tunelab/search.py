@@ -14,9 +14,8 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from tunelab.proposals import Proposer, finished_doc
 from tunelab.splits import SplitPlan, inner_fold_splits
 from tunelab.splits import make_cv as make_cv  # the random splitter, moved to tunelab.splits
 from tunelab.trial_pool import open_pool
+from tunelab.trials import TrialRecord, TrialStatus
 from tunelab.weights import fit_weighted, row_weights, run_scorer
 
 #: How a trial stopped by the run's deadline is recorded (status ``cut``).
@@ -88,55 +88,6 @@ class SearchSettings:
         return threads_per_trial(self.n_jobs, self.concurrent_trials)
 
 
-class TrialStatus(str, Enum):
-    """How a trial ended; only ``failed`` counts towards dropping a family."""
-
-    OK = "ok"  # scored on every inner fold
-    PRUNED = "pruned"  # stopped early, clearly worse than the best; partial score kept
-    CUT = "cut"  # stopped by a time limit (the run's budget or --trial-timeout)
-    FAILED = "failed"  # raised an error
-    SKIPPED = "skipped"  # not fitted: its family was dropped after repeated failures
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass
-class TrialRecord:
-    search: str
-    number: int
-    family: str
-    status: TrialStatus
-    score: float | None
-    score_std: float | None
-    fit_seconds: float
-    config: dict[str, Any]
-    error: str = ""
-    #: Score on each inner fold it was fitted on, in fold order (the first drives promotion).
-    fold_scores: list[float] = field(default_factory=list)
-    #: When the trial started and finished fitting (ISO-8601, UTC): what ran at once.
-    started_at: str = ""
-    finished_at: str = ""
-
-    def __post_init__(self) -> None:
-        self.status = TrialStatus(self.status)
-
-    @property
-    def seconds_per_fold(self) -> float:
-        """Seconds one inner-fold fit took: what a refit of this configuration costs, roughly."""
-        return self.fit_seconds / max(1, len(self.fold_scores))
-
-    def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        del row["fold_scores"]
-        row["status"] = self.status.value
-        row["config"] = repr(self.config)
-        return row
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status.value}
-
-
 @dataclass
 class SearchResult:
     label: str
@@ -176,7 +127,8 @@ def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
         number=int(trial["tid"]),
         family=result.get("family", "?"),
         status=TrialStatus(
-            result.get("outcome") or ("ok" if result.get("status") == STATUS_OK else "failed")
+            result.get("outcome")
+            or (TrialStatus.OK if result.get("status") == STATUS_OK else TrialStatus.FAILED)
         ),
         score=result.get("score"),
         score_std=result.get("score_std"),
@@ -325,7 +277,7 @@ class _Objective:
             return {
                 **base,
                 "status": STATUS_FAIL,
-                "outcome": "skipped",
+                "outcome": TrialStatus.SKIPPED.value,
                 "error": "family dropped after repeated failures",
                 "fit_seconds": 0.0,
             }, None
@@ -359,7 +311,7 @@ class _Objective:
                         **base,
                         **score_fields(scores),
                         "status": STATUS_OK,  # TPE still learns that this region is poor
-                        "outcome": "pruned",
+                        "outcome": TrialStatus.PRUNED.value,
                         "error": f"pruned after {len(scores)} of {len(self.splits)} folds",
                         "fit_seconds": time.perf_counter() - start,
                     }, None
@@ -370,7 +322,7 @@ class _Objective:
             return {
                 **base,
                 "status": STATUS_FAIL,
-                "outcome": "cut",
+                "outcome": TrialStatus.CUT.value,
                 "error": str(exc),
                 "fit_seconds": time.perf_counter() - start,
             }, None
@@ -378,7 +330,7 @@ class _Objective:
             return {
                 **base,
                 "status": STATUS_FAIL,
-                "outcome": "failed",
+                "outcome": TrialStatus.FAILED.value,
                 "error": f"{type(exc).__name__}: {exc}"[:500],
                 "fit_seconds": time.perf_counter() - start,
             }, None

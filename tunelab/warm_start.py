@@ -17,6 +17,7 @@ from tunelab.models import get_family
 from tunelab.models.kinds import TaskKind
 from tunelab.pipelines import normalise_config
 from tunelab.space import config_to_vals
+from tunelab.trials import TrialStatus
 
 #: Best trials taken from the parent's final search, after its shipped configurations.
 BEST_FINAL_TRIALS = 3
@@ -40,7 +41,9 @@ def best_trial_configs(leaderboard: pd.DataFrame) -> list[dict[str, Any]]:
     """
     if leaderboard.empty or not {"search", "status", "score", "config"} <= set(leaderboard):
         return []
-    ok = leaderboard[leaderboard["status"] == "ok"].sort_values("score", ascending=False)
+    ok = leaderboard[leaderboard["status"] == TrialStatus.OK.value].sort_values(
+        "score", ascending=False
+    )
     picked = list(ok[ok["search"] == "final"]["config"].head(BEST_FINAL_TRIALS))
     for search in sorted(s for s in ok["search"].unique() if s != "final"):
         picked += list(ok[ok["search"] == search]["config"].head(BEST_OUTER_TRIALS))

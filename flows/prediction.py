@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from tunelab.batch import BatchPrediction, predict_source
 from tunelab.card_schema import require_schema
 from tunelab.flows.retries import retry_unless_user_error
+from tunelab.models.kinds import is_classification
 from tunelab.names import artifact_key, check_model_name
 from tunelab.paths import data_dir as resolve_data_dir
 from tunelab.sources import mask_url
@@ -105,7 +106,7 @@ def predict_flow(
     path = check_output_path(Path(output) if output else default_output_path(root, entry))
     scored = score_table(entry, data, path, table, query, extra_columns, keep_columns)
     key = artifact_key(entry.name)
-    if entry.metadata["task"] == "regression":
+    if not is_classification(entry.metadata["task"]):
         overview = scored.predictions.describe().rename("value").reset_index()
     else:
         overview = scored.predictions.value_counts().head(20).reset_index()

@@ -17,6 +17,7 @@ from sklearn.feature_selection import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tunelab.models.distributions import Choice, Distribution, Uniform
+from tunelab.models.kinds import is_classification
 
 #: Each method's own hyperparameters; "none" keeps every feature.
 SELECTION_METHODS: dict[str, dict[str, Distribution]] = {
@@ -74,10 +75,10 @@ def make_selector(config: dict[str, Any], task: str, seed: int, n_jobs: int = 1)
     if method == "near_constant":
         return NearConstantFilter(threshold=config["threshold"])
     if method == "percentile":
-        score_func = f_regression if task == "regression" else f_classif
+        score_func = f_regression if not is_classification(task) else f_classif
         return SelectPercentile(score_func, percentile=config["percentile"])
     if method == "model":
-        forest_cls = ExtraTreesRegressor if task == "regression" else ExtraTreesClassifier
+        forest_cls = ExtraTreesRegressor if not is_classification(task) else ExtraTreesClassifier
         forest = forest_cls(**IMPORTANCE_FOREST, random_state=seed, n_jobs=n_jobs)
         return SelectFromModel(forest, threshold=config["threshold"])
     raise ValueError(f"Unknown feature selection method {method!r}")

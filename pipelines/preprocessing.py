@@ -7,6 +7,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
+from tunelab.models.kinds import is_classification
 from tunelab.pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
 from tunelab.pipelines.transformers import CategoryCleaner, DateFeatures, NumericCaster
 
@@ -46,7 +47,7 @@ def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTr
     high_cardinality = schema.names_with_role("high_cardinality")
     if high_cardinality:
         # TargetEncoder cross-fits internally, so the encoding of a row never uses its own target.
-        target_type = "continuous" if schema.task == "regression" else "auto"
+        target_type = "continuous" if not is_classification(schema.task) else "auto"
         steps = [
             ("clean", CategoryCleaner()),
             ("encode", TargetEncoder(target_type=target_type, random_state=seed)),

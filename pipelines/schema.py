@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from tunelab.models.kinds import TaskKind
+from tunelab.models.kinds import TaskKind, is_classification
 
 ColumnRole = Literal["numeric", "categorical", "high_cardinality", "datetime", "dropped"]
 
@@ -94,7 +94,7 @@ def infer_schema(features: pd.DataFrame, target: pd.Series, task: TaskKind) -> D
     for name in features.columns:
         role, reason = infer_column_role(features[name])
         columns.append(ColumnSpec(str(name), str(features[name].dtype), role, reason))
-    classes = sorted(target.unique().tolist(), key=str) if task != "regression" else None
+    classes = sorted(target.unique().tolist(), key=str) if is_classification(task) else None
     return DataSchema(
         target=str(target.name),
         task=task,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from tunelab.errors import DataValidationError, ParameterError
 from tunelab.listing import some_names
+from tunelab.models.kinds import is_classification
 from tunelab.sources import FILE_SUFFIXES, read_source
 from tunelab.task import TaskKind
 
@@ -161,7 +162,7 @@ def check_fold_sizes(
         raise DataValidationError(
             f"The table has {len(target)} usable rows; at least {MIN_ROWS} are needed"
         )
-    if task == "regression":
+    if not is_classification(task):
         _check_regression_folds(len(target), outer_folds, inner_folds, test_size)
         return
     counts = target.value_counts()

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from tunelab.models.kinds import is_classification
+
 #: Rows above which a search scores each trial on one holdout instead of inner CV.
 LARGE_ROWS = 100_000
 #: The share of a large search's rows its holdout validates on.
@@ -36,7 +38,7 @@ def holdout_split(
     task: str, rows: int, y: pd.Series, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """One seeded (stratified, for classification) split as index arrays, not copies."""
-    stratify = None if task == "regression" else np.asarray(y)
+    stratify = np.asarray(y) if is_classification(task) else None
     train, validation = train_test_split(
         np.arange(rows), test_size=HOLDOUT_SHARE, random_state=seed, stratify=stratify
     )

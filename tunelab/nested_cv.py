@@ -23,6 +23,7 @@ from tunelab.card import INTERVAL_LEVEL, estimate_interval
 from tunelab.ensemble import Member, class_probabilities, describe, score_stored
 from tunelab.errors import CheckpointError
 from tunelab.fidelity import is_large
+from tunelab.models.kinds import is_classification
 from tunelab.pipelines.ensemble import build_blend
 from tunelab.run_files import OuterFoldFile, check_shape
 from tunelab.search import (
@@ -109,7 +110,8 @@ def fit_and_score(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_weighted(model, X_fit, y_fit, row_weights(X_fit, weight_column))
-        classes = None if settings.schema.task == "regression" else np.unique([*y_fit, *y_eval])
+        classification = is_classification(settings.schema.task)
+        classes = np.unique([*y_fit, *y_eval]) if classification else None
         scorer = run_scorer(settings.metric, classes)
         if classes is not None and not np.array_equal(model.classes_, classes):
             # a class the fit never saw (possible with group or time splits) scores as p=0

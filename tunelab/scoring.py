@@ -10,6 +10,7 @@ import pandas as pd
 from tunelab.data import check_columns, check_nested_values
 from tunelab.errors import DataValidationError
 from tunelab.listing import some_names
+from tunelab.models.kinds import is_classification
 from tunelab.pipelines import DataSchema
 from tunelab.store import RegisteredModel
 
@@ -84,7 +85,7 @@ def predict_frame(
     schema = DataSchema.from_dict(entry.metadata["schema"])
     features = check_prediction_input(frame, schema, extra_columns)
     output = pd.DataFrame(index=frame.index)
-    if schema.task == "regression":
+    if not is_classification(schema.task):
         output["prediction"] = entry.model.predict(features)
         return output
     probabilities = entry.model.predict_proba(features)

@@ -37,6 +37,7 @@ from tunelab.ensemble import (
 from tunelab.errors import SearchFailedError
 from tunelab.fidelity import is_large
 from tunelab.interrupt import check_stop
+from tunelab.models.kinds import is_classification
 from tunelab.pipelines import DataSchema, build_pipeline, normalise_config
 from tunelab.proposals import Proposer, finished_doc
 from tunelab.splits import SplitPlan, inner_fold_splits
@@ -238,7 +239,7 @@ class _Objective:
         #: Rows some fold validates on (forward-chaining folds never validate the earliest).
         self.oof_rows = np.unique(np.concatenate([val for _, val in self.splits]))
         self.oof_weights = None if self.weights is None else self.weights[self.oof_rows]
-        classification = settings.schema.task != "regression"
+        classification = is_classification(settings.schema.task)
         self.classes: np.ndarray | None = np.unique(y) if classification else None
         self.scorer = run_scorer(settings.metric, self.classes)
         #: Out-of-fold predictions of the last trial, when it was scored on every fold.

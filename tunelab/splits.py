@@ -32,6 +32,7 @@ from sklearn.model_selection import (
 from tunelab.atomic import write_json_atomic
 from tunelab.errors import DataValidationError
 from tunelab.listing import some_names
+from tunelab.models.kinds import is_classification
 
 Splits = list[tuple[np.ndarray, np.ndarray]]
 
@@ -73,7 +74,7 @@ class SplitPlan:
 
 def make_cv(task: str, folds: int, seed: int) -> KFold | StratifiedKFold:
     """The random splitter (no groups, no time order): stratified for classification."""
-    if task == "regression":
+    if not is_classification(task):
         return KFold(n_splits=folds, shuffle=True, random_state=seed)
     return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
 
@@ -119,7 +120,7 @@ def fold_splits(
         groups = X[plan.group_column].to_numpy()
         cv: Any = (
             GroupKFold(folds, shuffle=True, random_state=seed)
-            if task == "regression"
+            if not is_classification(task)
             else StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
         )
         return [(tr, va) for tr, va in cv.split(np.zeros(len(y)), y, groups)]
@@ -180,14 +181,14 @@ def holdout_positions(
         return latest_rows(_time_key(features, plan), test_size)
     if plan.group_column:
         groups = features[plan.group_column].to_numpy()
-        if task == "regression":
+        if not is_classification(task):
             cv: Any = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
         else:  # one fold of a stratified group split, about test_size of the rows
             parts = max(2, round(1 / test_size))
             cv = StratifiedGroupKFold(parts, shuffle=True, random_state=seed)
         train, test = next(iter(cv.split(rows, target, groups)))
         return train, test
-    stratify = None if task == "regression" else target
+    stratify = target if is_classification(task) else None
     train, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=stratify)
     return train, test
 
@@ -234,7 +235,7 @@ def check_early_classes(
 ) -> None:  # fmt: skip
     """Forward chaining trains its first folds on the earliest rows only; if those hold a
     single class no classifier can be fitted, so every trial would fail. Say so up front."""
-    if not plan.time_column or task == "regression":
+    if not plan.time_column or not is_classification(task):
         return
     key = _time_key(features, plan)
     train, _ = latest_rows(key, test_size)

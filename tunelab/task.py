@@ -6,7 +6,7 @@ import pandas as pd
 
 from tunelab.errors import DataValidationError, ParameterError
 from tunelab.metrics import DEFAULT_METRICS, METRICS_BY_TASK
-from tunelab.models.kinds import TaskKind, TaskOption
+from tunelab.models.kinds import TaskKind, TaskOption, is_classification
 
 __all__ = ["TaskKind", "TaskOption", "infer_task", "resolve_metric", "resolve_task"]
 
@@ -34,12 +34,12 @@ def resolve_task(requested: str, target: pd.Series) -> TaskKind:
     task: TaskKind = infer_task(target) if requested == "auto" else requested  # type: ignore[assignment]
     values = target.dropna()
     distinct = values.nunique()
-    if task == "regression" and not pd.api.types.is_numeric_dtype(values):
+    if not is_classification(task) and not pd.api.types.is_numeric_dtype(values):
         raise DataValidationError(
             f"Target column {target.name!r} is not numeric, so it cannot be used for regression "
             f"(example value: {values.iloc[0]!r})"
         )
-    if task != "regression" and distinct < 2:
+    if is_classification(task) and distinct < 2:
         only = values.iloc[0] if len(values) else None
         raise DataValidationError(
             f"Target column {target.name!r} has a single class ({only!r}); "

@@ -67,10 +67,10 @@ def publish_artifacts(outcome: Any) -> None:
     )
     report_path = report_location(result.location)
     if outcome.report is not None:
-        from tunelab.report import publish_prefect_artifacts
+        from tunelab.flows.report_artifacts import publish_report_artifacts
 
         inputs, figures = outcome.report
-        publish_prefect_artifacts(inputs, key, figures=figures, report_path=report_path)
+        publish_report_artifacts(inputs, key, figures=figures, report_path=report_path)
     board = leaderboard_frame(outcome.trials).head(200)
     table = board.astype(object).where(board.notna(), None)
     create_table_artifact(

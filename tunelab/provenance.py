@@ -8,17 +8,18 @@ from importlib import metadata
 
 import pandas as pd
 
-TRACKED_PACKAGES = (
-    "tunelab",
+#: What loading and running a registered model needs (pinned in MLflow models too).
+MODEL_RUNTIME_PACKAGES = (
     "scikit-learn",
+    "skops",
     "xgboost",
     "lightgbm",
-    "hyperopt",
     "pandas",
     "numpy",
-    "prefect",
-    "skops",
+    "scipy",
 )
+#: Recorded on every model card: the runtime, plus what searched and orchestrated the run.
+TRACKED_PACKAGES = ("tunelab", *MODEL_RUNTIME_PACKAGES, "hyperopt", "prefect")
 
 
 def library_versions() -> dict[str, str]:

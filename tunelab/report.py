@@ -5,8 +5,8 @@ are only useful if a reader can hover a point to see its trial and configuration
 into a crowded region. ``plotly`` writes one HTML file with ``plotly.js`` inlined *once* in the
 page head, so the report opens offline (no CDN), from ``file://``, from an MLflow artifact view
 or as a CI attachment. The price is that static PNGs would need kaleido plus a browser, so
-:func:`publish_prefect_artifacts` publishes the plotted data as Prefect *table* artifacts and a
-Markdown summary (the Prefect UI cannot run the plot scripts) instead of images.
+:func:`tunelab.flows.report_artifacts.publish_report_artifacts` publishes the plotted data as
+Prefect *table* artifacts and a Markdown summary (this module imports no Prefect).
 
 A report must never fail a training run that has already produced a model: each plot is built
 on its own and a plot that cannot be drawn (for instance ROC with one class in the test rows)
@@ -23,7 +23,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from plotly.subplots import make_subplots
 
 from tunelab.budget import CLOSING_SECONDS, seconds_left
 from tunelab.importance import Importance, columns_to_permute, permutation_importance
-from tunelab.report_drift import drift_figure, drift_frame, retraining_html
+from tunelab.report_drift import drift_figure, retraining_html
 from tunelab.trials import TrialRecord, TrialStatus
 
 #: Trial statuses that carry a (possibly partial) cross-validated score.
@@ -738,72 +737,3 @@ def render_html(inputs: ReportInputs, figures: dict[str, Figure] | None = None) 
 
 def _div_id(key: str) -> str:
     return "fig-" + re.sub(r"[^A-Za-z0-9_-]+", "-", key)
-
-
-def publish_prefect_artifacts(
-    inputs: ReportInputs,
-    key: str,
-    figures: dict[str, Figure] | None = None,
-    report_path: str | Path | None = None,
-) -> list[str]:
-    """Publishes what the Prefect UI can show: the data behind the plots as table artifacts and
-    a Markdown summary. Images are not published: plotly needs kaleido and a browser for PNGs,
-    and the Prefect UI needs an image *URL*. Returns the artifact keys (Prefect's rules:
-    lowercase letters, digits and dashes)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
-    from tunelab.names import artifact_key
-
-    key = artifact_key(key)
-    title = inputs.name + (f" v{inputs.version}" if inputs.version is not None else "")
-    if figures is None:
-        figures = build_figures(inputs)
-    keys = []
-
-    def table(suffix: str, frame: pd.DataFrame, description: str) -> None:
-        frame = frame.head(500).astype(object)
-        frame = frame.where(frame.notna(), None)
-        create_table_artifact(
-            key=f"{key}-{suffix}", table=frame.to_dict(orient="records"), description=description
-        )
-        keys.append(f"{key}-{suffix}")
-
-    frame = trials_frame(inputs.trials)
-    if not frame.empty:
-        best = (
-            frame[frame["status"] == TrialStatus.OK.value]
-            .groupby(["search", "family"], as_index=False)["score"]
-            .agg(["max", "mean", "count"])
-        )
-        table("families", best, f"Best inner-CV score per family and search: {title}")
-    if inputs.card.get("drift"):
-        drift = inputs.card["drift"]
-        table("drift", drift_frame(drift), f"Data drift against {drift['reference']}: {title}")
-    if "importance" in figures:
-        bar = figures["importance"].data[0]
-        table(
-            "importance",
-            pd.DataFrame({"column": list(bar.y), "importance": list(bar.x)}).iloc[::-1],
-            f"Permutation importance on the held-out test rows: {title}",
-        )
-    if "confusion" in figures:
-        heat = figures["confusion"].data[0]
-        matrix = pd.DataFrame(heat.z, index=list(heat.y), columns=list(heat.x))
-        matrix.insert(0, "actual \\ predicted", matrix.index)
-        table("confusion", matrix, f"Confusion matrix on the held-out test rows: {title}")
-    lines = [f"# Report: {title}", ""]
-    if report_path is not None:
-        lines.append(f"Interactive report (open in a browser): `{report_path}`")
-        lines.append("")
-    lines.append("| plot | what it shows |")
-    lines.append("|---|---|")
-    lines += [
-        f"| `{k}` | {html.escape(str(figures[k].layout.title.text or ''))} |" for k in figures
-    ]
-    if inputs.notes:
-        lines += ["", "Notes (plots not drawn or shrunk):", *(f"- {n}" for n in inputs.notes)]
-    create_markdown_artifact(
-        key=f"{key}-report", markdown="\n".join(lines), description=f"tunelab report: {title}"
-    )
-    keys.append(f"{key}-report")
-    return keys

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pandas as pd
 
 from tunelab.errors import RegistryError, TrackingError, TunelabError
+from tunelab.provenance import MODEL_RUNTIME_PACKAGES
 
 #: Model-version tag that links an MLflow model version to the tunelab registry version.
 VERSION_TAG = "tunelab_version"
@@ -35,7 +36,7 @@ REPORT_ARTIFACT = "report.html"
 CARD_ARTIFACT = "model_card.json"
 #: Pinned in the MLflow model's requirements (inferring them would reload the model in a
 #: subprocess for several seconds). Loading also needs tunelab itself, for ``pipelines``.
-REQUIREMENTS = ("scikit-learn", "skops", "xgboost", "lightgbm", "pandas", "numpy", "scipy")
+REQUIREMENTS = MODEL_RUNTIME_PACKAGES
 
 
 def tracking_uri_from(option: str | None) -> str | None:

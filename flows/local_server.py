@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tunelab.processes import process_alive
+
 #: How long the shared server waits, with no request and no call using it, before it ends.
 IDLE_ENV = "TUNELAB_PREFECT_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 600.0
@@ -89,19 +91,9 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_server(pid: int) -> bool:
     """A live tunelab server (not a process that got the same id after it ended)."""
-    if not _alive(pid):
+    if not process_alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     if not cmdline.exists():  # no /proc (macOS): trust the recorded id
@@ -197,7 +189,7 @@ def _live_leases(directory: Path) -> list[int]:
     """Process ids of the calls using the server; leases of dead processes are removed."""
     live = []
     for lease in (directory / "clients").glob("*"):
-        if lease.name.isdigit() and _alive(int(lease.name)):
+        if lease.name.isdigit() and process_alive(int(lease.name)):
             live.append(int(lease.name))
         else:
             with contextlib.suppress(OSError):

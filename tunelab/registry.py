@@ -46,6 +46,7 @@ from tunelab.atomic import (
 from tunelab.errors import RegistryError, TunelabError
 from tunelab.model_types import ALLOWED_MODEL_TYPES
 from tunelab.names import check_alias, check_model_name
+from tunelab.processes import process_alive
 from tunelab.store import RegisteredModel
 from tunelab.store_base import (
     ALIASES_FILE,
@@ -272,7 +273,7 @@ def _staging_is_stale(path: Path) -> bool:
     host, pid = _staging_owner(path.name)
     if host != socket.gethostname() or pid is None:
         return False
-    return not _process_alive(pid)
+    return not process_alive(pid)
 
 
 def _staging_owner(folder: str) -> tuple[str | None, int | None]:
@@ -280,17 +281,3 @@ def _staging_owner(folder: str) -> tuple[str | None, int | None]:
     head, _, _random = rest.rpartition("-")
     host, _, pid = head.rpartition("-")
     return (host or None, int(pid) if pid.isdigit() else None)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return True
-    return True

@@ -83,10 +83,10 @@ def test_final_search_starts_from_the_outer_winners(churn_csv, tmp_path):
     }
     assert final[0].config == best_of["outer-0"]
     assert best_of["outer-1"] in [t.config for t in final[:2]]
-    # Each outer search starts from the library defaults, cheapest family first.
+    # Each outer search starts from the library defaults, the boosters' first.
     outer0 = sorted((t for t in outcome.trials if t.search == "outer-0"), key=lambda t: t.number)
-    assert [t.family for t in outer0[:3]] == ["linear", "knn", "lightgbm"]
-    assert outer0[2].config["model"]["num_leaves"] == 31  # LightGBM's own default
+    assert [t.family for t in outer0[:3]] == ["lightgbm", "xgboost", "linear"]
+    assert outer0[0].config["model"]["num_leaves"] == 31  # LightGBM's own default
 
 
 def test_in_process_training_never_imports_prefect(churn_csv, tmp_path):

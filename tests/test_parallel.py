@@ -114,9 +114,9 @@ def test_resume_with_trials_in_flight_loses_no_finished_trial(churn, tmp_path):
 def test_large_tables_get_one_holdout_boosters_first_and_no_slow_families():
     from tunelab.fidelity import (
         LARGE_ROWS,
+        boosters_first,
         families_for_size,
         holdout_split,
-        order_for_size,
     )
 
     rows = LARGE_ROWS + 1000
@@ -125,16 +125,30 @@ def test_large_tables_get_one_holdout_boosters_first_and_no_slow_families():
     assert len(set(train) | set(validation)) == rows and not set(train) & set(validation)
     assert abs(y.iloc[validation].mean() - 0.5) < 0.01  # stratified
     everything = ["linear", "knn", "lightgbm", "xgboost", "random_forest", "extra_trees"]
-    assert families_for_size(everything, rows, requested=False) == ["linear", "lightgbm", "xgboost"]
-    assert families_for_size(everything, rows, requested=True) == everything
-    assert families_for_size(everything, 5000, requested=False) == everything
-    configs = [{"model": {"family": f}} for f in ["linear", "xgboost", "lightgbm"]]
-    assert [c["model"]["family"] for c in order_for_size(configs, rows)] == [
-        "lightgbm",
-        "xgboost",
-        "linear",
+    assert families_for_size(everything, True, requested=False) == ["linear", "lightgbm", "xgboost"]
+    assert families_for_size(everything, True, requested=True) == everything
+    assert families_for_size(everything, False, requested=False) == everything
+    configs = [
+        {"model": {"family": f}, "n": n}
+        for n, f in enumerate(["linear", "xgboost", "lightgbm", "xgboost"])
     ]
-    assert order_for_size(configs, 5000) == configs
+    assert [(c["model"]["family"], c["n"]) for c in boosters_first(configs)] == [
+        ("lightgbm", 2),
+        ("xgboost", 1),
+        ("linear", 0),
+        ("xgboost", 3),
+    ]
+
+
+def test_holdout_fidelity_follows_the_cells_a_budget_affords():
+    """FLAML's rule: 36,000 x 16 cells get one holdout at 30 s and 120 s, 3,300 x 8 never."""
+    from tunelab.fidelity import LARGE_ROWS, scores_on_one_holdout
+
+    assert scores_on_one_holdout(36_169, 16, 30) and scores_on_one_holdout(36_169, 16, 120)
+    assert scores_on_one_holdout(16_512, 9, 30) and not scores_on_one_holdout(16_512, 9, 120)
+    assert not scores_on_one_holdout(3_341, 8, 30)
+    assert not scores_on_one_holdout(36_169, 16, None)
+    assert scores_on_one_holdout(LARGE_ROWS + 1, 2, None)
 
 
 def test_refits_of_large_tables_keep_the_early_stopped_booster(churn):

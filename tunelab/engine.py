@@ -170,6 +170,13 @@ def hold_out(run: Run, prepared: PreparedData) -> HoldoutSplit:
 
 def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     """Column roles, the run's checkpoint folder (a resume must match it) and search settings."""
+    from tunelab.fidelity import (
+        HOLDOUT_SHARE,
+        boosters_first,
+        families_for_size,
+        is_large,
+        scores_on_one_holdout,
+    )
     from tunelab.paths import data_dir
     from tunelab.pipelines import infer_schema
     from tunelab.retraining import prepare_retraining
@@ -178,11 +185,17 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     from tunelab.weights import weighable_families
 
     config, splits = run.config, prepared.plan
-    from tunelab.fidelity import families_for_size, order_for_size
-
-    rows = len(prepared.features)
+    rows, columns = split.X_train.shape
+    holdout = splits.kind == "random" and scores_on_one_holdout(rows, columns, config.time_budget)
+    if holdout:
+        run.log.info(
+            "Trials are scored on one %d%% holdout, not inner CV: %d rows x %d columns is more "
+            "than inner CV affords in this budget", HOLDOUT_SHARE * 100, rows, columns,
+        )  # fmt: skip
     families = families_for_size(
-        resolve_families(config.families, prepared.task), rows, requested=bool(config.families)
+        resolve_families(config.families, prepared.task),
+        holdout or is_large(rows),
+        requested=bool(config.families),
     )
     families = weighable_families(families, splits, run.log)
     schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), splits)
@@ -214,6 +227,7 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
         n_jobs=outer_cores.cores_per_search, trial_timeout=config.trial_timeout,
         ensemble_rounds=config.ensemble_size, plan=splits,
         concurrent_trials=outer_cores.trials_per_search, searches_at_once=outer_cores.searches,
+        holdout=holdout,
     )  # fmt: skip
     return Plan(
         run_id=run_id,
@@ -229,7 +243,7 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
             searches_at_once=1,
         ),  # fmt: skip
         portfolio=retraining.starting_points
-        + order_for_size(portfolio_configs(prepared.task, families), len(split.X_train)),
+        + boosters_first(portfolio_configs(prepared.task, families)),
         retraining=retraining,
     )
 

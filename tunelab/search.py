@@ -82,6 +82,13 @@ class SearchSettings:
     concurrent_trials: int = 1
     #: Searches sharing the cluster at once (outer folds), for a search's share of Dask.
     searches_at_once: int = 1
+    #: Score each trial on one holdout instead of inner CV (decided per run by
+    #: :func:`tunelab.fidelity.scores_on_one_holdout`; a table above LARGE_ROWS always is).
+    holdout: bool = False
+
+    def one_holdout(self, rows: int) -> bool:
+        """Are this search's trials on ``rows`` rows scored on one holdout?"""
+        return self.plan.kind == "random" and (self.holdout or is_large(rows))
 
     @property
     def trial_n_jobs(self) -> int:
@@ -465,7 +472,7 @@ class _TrialLoop:
         self.window = proposal_window(pool.width)
         self.objective = _Objective(X, y, settings, deadline, lambda: self.committed_records)
         self.oof = OutOfFold(self.objective.classes)
-        self.large = is_large(len(X))
+        self.large = settings.one_holdout(len(X))
         self.shared = pool.share((X, y)) if pool.remote else None
         self.remote_settings = replace(settings, n_jobs=1, concurrent_trials=1)
         self.committed = Trials()  # trials 0 .. n-1, every one finished
@@ -658,7 +665,7 @@ def run_search(
         objective.scorer,
         configs={r.number: r.config for r in records},
         # A blend refits every member: on a large table each refit is a slow fit.
-        rounds=0 if is_large(len(X)) else settings.ensemble_rounds,
+        rounds=0 if settings.one_holdout(len(X)) else settings.ensemble_rounds,
         # Only under a deadline may measured times shape the blend (same seed, same blend).
         fit_seconds=None if deadline is None else member_fold_seconds(records),
         sample_weight=objective.oof_weights,

@@ -138,12 +138,12 @@ def outer_fold_splits(X: pd.DataFrame, y: pd.Series, settings: Any, folds: int) 
 
 
 def inner_fold_splits(X: pd.DataFrame, y: pd.Series, settings: Any) -> Splits:
-    """The inner folds every trial of a search is scored on: one holdout on a large table
-    with random splits (:mod:`tunelab.fidelity`), where one fit is worth more than k."""
-    from tunelab.fidelity import holdout_split, is_large
+    """The inner folds every trial of a search is scored on: one holdout on a table large for
+    its budget, with random splits (:mod:`tunelab.fidelity`), where one fit is worth more than k."""
+    from tunelab.fidelity import holdout_split
 
     task, folds = settings.schema.task, settings.inner_folds
-    if settings.plan.kind == "random" and is_large(len(X)):
+    if settings.one_holdout(len(X)):
         return holdout_split(task, len(X), y, settings.seed)
     return fold_splits(X, y, task, folds, settings.seed, settings.plan)
 

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import get_scorer
@@ -165,3 +166,34 @@ def test_final_search_is_skipped_only_when_one_trial_would_overrun():
     assert no_time_for_a_trial(now + 2.0, folds)  # lightgbm took 4 s on a smaller share
     assert not no_time_for_a_trial(now + 60.0, folds)
     assert not no_time_for_a_trial(None, folds)
+
+
+@pytest.mark.parametrize(
+    ("budget", "group", "holdout"), [(30, False, True), (120, False, False), (30, True, False)]
+)
+def test_a_table_large_for_its_budget_scores_trials_on_one_holdout(
+    tmp_path, budget, group, holdout
+):
+    """3,200 training rows x 31 columns: more cells than inner CV affords in 30 s, not 120 s."""
+    from tunelab.engine import hold_out, make_plan, start, validate
+    from tunelab.splits import inner_fold_splits
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(4000, 30)), columns=[f"x{i}" for i in range(30)])
+    frame["customer"] = np.arange(4000) % 400
+    frame["y"] = (frame["x0"] + rng.normal(size=4000) > 0).astype(int)
+    csv = tmp_path / "wide.csv"
+    frame.to_csv(csv, index=False)
+    extra = {"group_column": "customer"} if group else {}
+    settings = RunConfig.create(
+        data=str(csv), target="y", data_dir=str(tmp_path), time_budget=budget, **extra
+    )
+    run = start(settings, LocalRunner(), None)
+    prepared = validate(run)
+    split = hold_out(run, prepared)
+    plan = make_plan(run, prepared, split)
+    assert plan.outer.holdout is holdout and plan.final.holdout is holdout
+    assert ("knn" not in plan.families) is holdout
+    assert plan.portfolio[0]["model"]["family"] == "lightgbm"
+    inner = inner_fold_splits(split.X_train, split.y_train, plan.final)
+    assert len(inner) == (1 if holdout else settings.inner_folds)

@@ -98,8 +98,8 @@ train_flow = flow(name=TRAIN_FLOW_NAME, flow_run_name=_run_name, log_prints=True
 #: points names them all), and Prefect's flow engine.
 SEARCH_IMPORTS = (
     "tunelab.engine",
-    "flows.prefect_runner",
-    "pipelines",
+    "tunelab.flows.prefect_runner",
+    "tunelab.pipelines",
     "tunelab.nested_cv",
     "tunelab.space",
     *dict.fromkeys(target.split(":")[0] for target in FAMILY_MODULES.values()),

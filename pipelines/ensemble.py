@@ -33,6 +33,8 @@ def build_blend(
         for i, (config, _) in enumerate(members)
     ]
     weights = [weight for _, weight in members]
+    # Members are fitted side by side, one per core (on threads: see tunelab.weights).
+    side_by_side = max(1, min(n_jobs, len(estimators)))
     if is_classification(schema.task):
-        return VotingClassifier(estimators, voting="soft", weights=weights)
-    return VotingRegressor(estimators, weights=weights)
+        return VotingClassifier(estimators, voting="soft", weights=weights, n_jobs=side_by_side)
+    return VotingRegressor(estimators, weights=weights, n_jobs=side_by_side)

@@ -192,7 +192,8 @@ def test_a_table_large_for_its_budget_scores_trials_on_one_holdout(
     prepared = validate(run)
     split = hold_out(run, prepared)
     plan = make_plan(run, prepared, split)
-    assert plan.outer.holdout is holdout and plan.final.holdout is holdout
+    rows = len(split.X_train)
+    assert plan.outer.one_holdout(rows) is holdout and plan.final.one_holdout(rows) is holdout
     assert ("knn" not in plan.families) is holdout
     assert plan.portfolio[0]["model"]["family"] == "lightgbm"
     inner = inner_fold_splits(split.X_train, split.y_train, plan.final)

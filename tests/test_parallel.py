@@ -169,6 +169,60 @@ def test_refits_of_large_tables_keep_the_early_stopped_booster(churn):
     assert refits(LARGE_ROWS + 1) == [False] and refits(1000) == [True]
 
 
+def test_refit_boosters_of_small_tables_fit_on_one_thread_forests_on_every_core(churn):
+    """A second OpenMP thread slows a booster's fit on a small table tenfold here (see
+    tunelab.cores); forests keep every core, and a blend fits its members side by side."""
+    from tunelab.cores import THREADED_BOOSTER_ROWS, booster_threads
+    from tunelab.ensemble import Member
+    from tunelab.nested_cv import build_chosen
+    from tunelab.space import portfolio_configs
+
+    _, _, schema = churn
+    configs = portfolio_configs("binary", ["lightgbm", "xgboost", "random_forest"])
+    members = [Member(c, 1.0, i, c["model"]["family"]) for i, c in enumerate(configs[:3])]
+    settings = concurrent(schema)
+
+    def threads(rows: int) -> dict[str, int]:
+        params = build_chosen(members, settings, n_jobs=2, rows=rows).get_params()
+        return {k: v for k, v in params.items() if k.endswith("n_jobs")}
+
+    small = threads(5_000)
+    families = [c["model"]["family"] for c in configs[:3]]
+    assert [small[f"m{i}__estimator__model__n_jobs"] for i in range(3)] == [
+        1 if family in ("lightgbm", "xgboost") else 2 for family in families
+    ]
+    assert small["n_jobs"] == 2  # members two at a time
+    large = threads(THREADED_BOOSTER_ROWS)
+    assert all(large[f"m{i}__estimator__model__n_jobs"] == 2 for i in range(3))
+    assert booster_threads(8, THREADED_BOOSTER_ROWS - 1) == 1
+
+
+def test_a_blend_fitted_side_by_side_predicts_exactly_like_one_fitted_member_by_member():
+    """Weighted regression blends fit their members themselves (tunelab.weights): on two
+    threads the members and the blend's predictions are those of a one-at-a-time fit."""
+    from sklearn.datasets import load_diabetes
+
+    from tunelab.pipelines.ensemble import build_blend
+    from tunelab.weights import fit_weighted
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    schema = infer_schema(X, y, "regression")
+    configs = [
+        {"model": {"family": "lightgbm"}, "feature_selection": {"method": "none"}},
+        {"model": {"family": "random_forest", "n_estimators": 30},
+         "feature_selection": {"method": "none"}},
+    ]  # fmt: skip
+    weights = (X["age"] - X["age"].min() + 0.01).to_numpy()
+    members = [(configs[0], 0.6), (configs[1], 0.4)]
+    together = fit_weighted(build_blend(members, schema, seed=0, n_jobs=2), X, y, weights)
+    alone = fit_weighted(build_blend(members, schema, seed=0, n_jobs=1), X, y, weights)
+    assert together.n_jobs == 2 and alone.n_jobs == 1
+    assert len(together.estimators_) == 2
+    pd.testing.assert_series_equal(
+        pd.Series(together.predict(X)), pd.Series(alone.predict(X)), check_exact=False
+    )
+
+
 def test_report_draws_a_timeline_of_each_search(churn):
     from tunelab.report import timeline_figure
 

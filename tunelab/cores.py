@@ -4,7 +4,8 @@ One rule, used by the engine (outer folds, final search), the flows (the Dask cl
 and the benchmarks, so what is measured is what runs. Why one thread per trial: linear and
 k-NN fits use one core whatever they are given, and on the tables a trial sees (a share of an
 inner fold) a booster gains little from a second thread, while a second trial at once doubles
-the trials per second. The refits after a search still use every core of that search.
+the trials per second. The refits after a search follow :func:`booster_threads`: boosters on
+one thread below :data:`THREADED_BOOSTER_ROWS` rows, blend members fitted side by side.
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ from tunelab.budget import outer_fold_parallelism
 
 #: Threads each trial's estimator gets when trials run at once.
 THREADS_PER_TRIAL = 1
+
+#: Rows from which a LightGBM or XGBoost fit gets every core of its search. Below it a booster
+#: fits on one thread: these libraries synchronise their OpenMP threads at every split, and
+#: with the waiting threads asleep (``OMP_WAIT_POLICY=PASSIVE``, see ``tunelab/__init__.py``)
+#: each wake-up costs more than a split of a small table. Measured on this 2-core machine
+#: (``OMP_WAIT_POLICY=PASSIVE``, quiet): a 16,512-row LightGBM refit took 1.6-1.9 s on one
+#: thread and 22.7-24.4 s on two; LightGBM on 20,000 / 100,000 / 400,000 synthetic rows took
+#: 0.9 / 2.0 / 6.4 s on one thread and 3.5 / 5.8 / 7.9 s on two, XGBoost 1.0 / 2.0 / 7.0 s and
+#: 1.3 / 2.0 / 5.0 s. With waiting threads spinning instead, a busy core stalls them (a
+#: LightGBM refit on two threads beside one busy process: 6.7 s against 1.6 s on one).
+THREADED_BOOSTER_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -44,3 +56,9 @@ def split_cores(cores: int, searches: int = 1) -> CoreSplit:
     running, per_search = outer_fold_parallelism(cores, searches) if searches > 1 else (1, cores)
     trials = trials_at_once(per_search)
     return CoreSplit(running, per_search, trials, threads_per_trial(per_search, trials))
+
+
+def booster_threads(cores: int, rows: int) -> int:
+    """Threads a LightGBM or XGBoost fit on ``rows`` rows gets out of ``cores``: one below
+    :data:`THREADED_BOOSTER_ROWS`, where a second thread slows the fit down, else all."""
+    return max(1, cores) if rows >= THREADED_BOOSTER_ROWS else 1

@@ -30,7 +30,13 @@ from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
 from tunelab.runs import check_run_manifest, default_model_name, new_run_id, resolve_n_jobs
-from tunelab.search import SearchResult, SearchSettings, TrialRecord, TrialStatus
+from tunelab.search import (
+    SearchResult,
+    SearchSettings,
+    TrialRecord,
+    TrialStatus,
+    trials_on_one_holdout,
+)
 from tunelab.stages import (
     holdout_split,
     leaderboard_frame,
@@ -186,15 +192,15 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
 
     config, splits = run.config, prepared.plan
     rows, columns = split.X_train.shape
-    holdout = splits.kind == "random" and scores_on_one_holdout(rows, columns, config.time_budget)
-    if holdout:
+    holdout = scores_on_one_holdout(rows, columns, config.time_budget)
+    if trials_on_one_holdout(splits.kind, holdout, rows):
         run.log.info(
             "Trials are scored on one %d%% holdout, not inner CV: %d rows x %d columns is more "
             "than inner CV affords in this budget", HOLDOUT_SHARE * 100, rows, columns,
         )  # fmt: skip
     families = families_for_size(
         resolve_families(config.families, prepared.task),
-        holdout or is_large(rows),
+        trials_on_one_holdout(splits.kind, holdout, rows) or is_large(rows),
         requested=bool(config.families),
     )
     families = weighable_families(families, splits, run.log)

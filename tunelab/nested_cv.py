@@ -32,6 +32,7 @@ from tunelab.search import (
     SearchSettings,
     TrialRecord,
     run_search,
+    with_booster_threads,
     without_booster_refit,
 )
 from tunelab.shared_table import resolve
@@ -85,12 +86,12 @@ def build_chosen(
     stopping chose instead of refitting on all rows: a refit doubles a fit that takes a
     minute there, and with a hundred thousand rows the 15 % stopping part costs little.
     """
+    cores = n_jobs or settings.n_jobs
     model = build_blend(
-        [(m.config, m.weight) for m in members],
-        settings.schema,
-        seed=settings.seed,
-        n_jobs=n_jobs or settings.n_jobs,
-    )
+        [(m.config, m.weight) for m in members], settings.schema, seed=settings.seed,
+        n_jobs=cores,
+    )  # fmt: skip
+    model = with_booster_threads(model, rows, cores)
     return without_booster_refit(model) if is_large(rows) else model
 
 

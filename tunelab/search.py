@@ -24,7 +24,7 @@ import pandas as pd
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials
 
 from tunelab import checkpoint as checkpoint_io
-from tunelab.cores import threads_per_trial
+from tunelab.cores import booster_threads, threads_per_trial
 from tunelab.ensemble import (
     Member,
     OutOfFold,
@@ -88,12 +88,20 @@ class SearchSettings:
 
     def one_holdout(self, rows: int) -> bool:
         """Are this search's trials on ``rows`` rows scored on one holdout?"""
-        return self.plan.kind == "random" and (self.holdout or is_large(rows))
+        return trials_on_one_holdout(self.plan.kind, self.holdout, rows)
 
     @property
     def trial_n_jobs(self) -> int:
         """Threads each trial's fit uses (refits after the search use all ``n_jobs``)."""
         return threads_per_trial(self.n_jobs, self.concurrent_trials)
+
+
+def trials_on_one_holdout(split_kind: str, holdout: bool, rows: int) -> bool:
+    """The one place that decides whether trials on ``rows`` rows are scored on one holdout:
+    when ``holdout`` (the budget's rule, :func:`tunelab.fidelity.scores_on_one_holdout`) says
+    so or the table is large, and only for random splits: grouped and time-ordered runs keep
+    their folds, which are what keep a group or the future out of the rows a trial learns."""
+    return split_kind == "random" and (holdout or is_large(rows))
 
 
 @dataclass
@@ -361,6 +369,7 @@ class _Objective:
         estimator = without_booster_refit(
             build_pipeline(config, s.schema, seed=s.seed, n_jobs=s.trial_n_jobs)
         )
+        estimator = with_booster_threads(estimator, len(train_idx), s.trial_n_jobs)
         X_val, y_val = self.X.iloc[val_idx], self.y.iloc[val_idx]
         w_train, w_val = (None, None) if self.weights is None else (
             self.weights[train_idx], self.weights[val_idx]
@@ -401,8 +410,27 @@ def without_booster_refit(estimator: Any) -> Any:
     trials run about twice as many booster fits per second. Refits after the search (outer
     folds, test score, shipped model) keep it.
     """
-    quick = {name: False for name in estimator.get_params() if name.endswith("model__refit")}
+    quick = {f"{step}refit": False for step in _booster_steps(estimator)}
     return estimator.set_params(**quick) if quick else estimator
+
+
+def with_booster_threads(estimator: Any, rows: int, cores: int) -> Any:
+    """The estimator's boosters fit on the threads :func:`tunelab.cores.booster_threads`
+    gives a fit on ``rows`` rows with ``cores`` cores; other families keep theirs (forests
+    and k-NN divide work between threads coarsely and gain from every core)."""
+    threads = booster_threads(cores, rows)
+    params = {f"{step}n_jobs": threads for step in _booster_steps(estimator)}
+    return estimator.set_params(**params) if params else estimator
+
+
+def _booster_steps(estimator: Any) -> list[str]:
+    """Parameter prefixes (``model__``, ``m0__model__``, ...) of the estimator's boosters:
+    the steps with a ``refit`` switch, which only tunelab's early-stopping boosters have."""
+    return [
+        name.removesuffix("refit")
+        for name in estimator.get_params()
+        if name.endswith("model__refit")
+    ]
 
 
 def usable_starting_points(

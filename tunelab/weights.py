@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, parallel_config
 from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
@@ -50,22 +51,30 @@ def row_weights(X: pd.DataFrame, column: str | None) -> np.ndarray | None:
 
 
 def fit_weighted(estimator: Any, X: pd.DataFrame, y: pd.Series, weights: Any) -> Any:
-    """``estimator.fit(X, y)`` with each row counted ``weights`` times (``None``: once)."""
-    if weights is None:
-        return estimator.fit(X, y)
-    if isinstance(estimator, Pipeline):  # a regression pipeline: the model step weighs
-        return estimator.fit(X, y, model__sample_weight=weights)
-    if isinstance(estimator, VotingRegressor):
-        return _fit_regression_blend(estimator, X, y, weights)
-    return estimator.fit(X, y, sample_weight=weights)
+    """``estimator.fit(X, y)`` with each row counted ``weights`` times (``None``: once).
+
+    A blend fits its members (``n_jobs`` at once) on threads, not in joblib's default worker
+    processes: the boosters and forests release the GIL while they fit, and threads share
+    the table instead of copying it into each worker.
+    """
+    with parallel_config(backend="threading"):
+        if weights is None:
+            return estimator.fit(X, y)
+        if isinstance(estimator, Pipeline):  # a regression pipeline: the model step weighs
+            return estimator.fit(X, y, model__sample_weight=weights)
+        if isinstance(estimator, VotingRegressor):
+            return _fit_regression_blend(estimator, X, y, weights)
+        return estimator.fit(X, y, sample_weight=weights)
 
 
 def _fit_regression_blend(blend: VotingRegressor, X: Any, y: Any, weights: Any) -> Any:
     """``VotingRegressor`` would hand ``sample_weight`` to each member pipeline, which takes
-    it only as ``model__sample_weight``: the members are fitted here, one after another."""
+    it only as ``model__sample_weight``: the members are fitted here, ``n_jobs`` at once."""
     from sklearn.base import clone
 
-    fitted = [fit_weighted(clone(member), X, y, weights) for _, member in blend.estimators]
+    fitted = Parallel(n_jobs=blend.n_jobs)(
+        delayed(fit_weighted)(clone(member), X, y, weights) for _, member in blend.estimators
+    )
     blend.estimators_ = fitted
     blend.named_estimators_ = Bunch(
         **{name: model for (name, _), model in zip(blend.estimators, fitted, strict=True)}

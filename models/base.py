@@ -18,6 +18,10 @@ def no_portfolio(task: TaskKind) -> list[dict[str, Any]]:
     return []
 
 
+def same_for_any_width(params: dict[str, Any], width: int) -> dict[str, Any]:
+    return params
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     """A model family: its hyperparameter space and how to build an estimator from a sample.
@@ -34,6 +38,9 @@ class ModelFamily:
     #: Configurations every search evaluates before TPE takes over, library defaults first:
     #: even a tiny budget then ships at least an untuned-library-quality model.
     portfolio: Callable[[TaskKind], list[dict[str, Any]]] = no_portfolio
+    #: The sampled parameters adapted to a table of ``width`` feature columns, where a value
+    #: that is cheap on ten columns would be ruinous on thousands (see forests).
+    for_width: Callable[[dict[str, Any], int], dict[str, Any]] = same_for_any_width
 
     def supports(self, task: TaskKind) -> bool:
         return task in self.tasks

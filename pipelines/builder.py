@@ -36,6 +36,7 @@ def build_pipeline(
     config = normalise_config(config, schema.task)
     model_params = dict(config["model"])
     family = get_family(model_params.pop("family"))
+    model_params = family.for_width(model_params, len(schema.used_columns))
     pipeline = Pipeline(
         [
             ("preprocess", make_preprocessor(schema, scale=family.needs_scaling, seed=seed)),

@@ -110,3 +110,28 @@ def test_near_constant_selection_fits_small_scale_regression_data():
     model = build_pipeline(config, schema, seed=0).fit(frame, y)
     assert model.named_steps["select"].get_support().all()
     assert model.score(frame, y) > 0.5
+
+
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees"])
+def test_forests_on_a_wide_table_examine_a_bounded_number_of_features_per_split(family):
+    """A share of 0.6 of 2,000 columns would examine 1,200 features per split; the cap keeps
+    it at 256, still fits after feature selection left fewer columns, and leaves a narrow
+    table's share as sampled."""
+    from tunelab.models.forests import MAX_SPLIT_FEATURES
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(80, 2000)), columns=[f"c{i}" for i in range(2000)])
+    y = pd.Series((wide["c0"] + wide["c1"] > 0).astype(int), name="y")
+    config = {
+        "model": {"family": family, "n_estimators": 20, "max_depth": None,
+                  "min_samples_leaf": 1, "max_features": 0.6, "class_weight": None},
+        "feature_selection": {"method": "none"},
+    }  # fmt: skip
+    model = build_pipeline(config, infer_schema(wide, y, "binary"), seed=0).fit(wide, y)
+    forest = model.estimator_.named_steps["model"]
+    assert forest.estimators_[0].max_features_ == MAX_SPLIT_FEATURES
+    selected = {**config, "feature_selection": {"method": "model", "threshold": "mean"}}
+    build_pipeline(selected, infer_schema(wide, y, "binary"), seed=0).fit(wide, y)
+    narrow = wide.iloc[:, :20]
+    small = build_pipeline(config, infer_schema(narrow, y, "binary"), seed=0).fit(narrow, y)
+    assert small.estimator_.named_steps["model"].estimators_[0].max_features_ == 12

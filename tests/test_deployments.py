@@ -255,6 +255,16 @@ def test_prefect_yaml_deploys_to_a_work_pool_and_a_worker_runs_it(prefect_server
         run = server.trigger("tunelab-train/train", {"name": "from-yaml", **TINY})
         assert server.wait_for_final_state(run) == "COMPLETED"
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        stop_worker(worker)
     assert ModelRegistry(tmp_path / "registry").versions("from-yaml") == [1]
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL: a worker's graceful shutdown took over 30 s once in a full
+    suite run on 2 cores; the test is about the run it picked up, not how fast it stops."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)

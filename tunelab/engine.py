@@ -193,14 +193,15 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     config, splits = run.config, prepared.plan
     rows, columns = split.X_train.shape
     holdout = scores_on_one_holdout(rows, columns, config.time_budget)
-    if trials_on_one_holdout(splits.kind, holdout, rows):
+    one_holdout = trials_on_one_holdout(splits.kind, holdout, rows)
+    if one_holdout:
         run.log.info(
             "Trials are scored on one %d%% holdout, not inner CV: %d rows x %d columns is more "
             "than inner CV affords in this budget", HOLDOUT_SHARE * 100, rows, columns,
         )  # fmt: skip
     families = families_for_size(
         resolve_families(config.families, prepared.task),
-        trials_on_one_holdout(splits.kind, holdout, rows) or is_large(rows),
+        one_holdout or is_large(rows),
         requested=bool(config.families),
     )
     families = weighable_families(families, splits, run.log)

@@ -88,9 +88,11 @@ def build_chosen(
     """
     cores = n_jobs or settings.n_jobs
     model = build_blend(
-        [(m.config, m.weight) for m in members], settings.schema, seed=settings.seed,
+        [(m.config, m.weight) for m in members],
+        settings.schema,
+        seed=settings.seed,
         n_jobs=cores,
-    )  # fmt: skip
+    )
     model = with_booster_threads(model, rows, cores)
     return without_booster_refit(model) if is_large(rows) else model
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
-from sklearn.ensemble import VotingRegressor
+from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
@@ -57,14 +57,20 @@ def fit_weighted(estimator: Any, X: pd.DataFrame, y: pd.Series, weights: Any) ->
     processes: the boosters and forests release the GIL while they fit, and threads share
     the table instead of copying it into each worker.
     """
-    with parallel_config(backend="threading"):
-        if weights is None:
-            return estimator.fit(X, y)
-        if isinstance(estimator, Pipeline):  # a regression pipeline: the model step weighs
-            return estimator.fit(X, y, model__sample_weight=weights)
-        if isinstance(estimator, VotingRegressor):
-            return _fit_regression_blend(estimator, X, y, weights)
-        return estimator.fit(X, y, sample_weight=weights)
+    if isinstance(estimator, (VotingClassifier, VotingRegressor)):
+        with parallel_config(backend="threading"):
+            return _fit(estimator, X, y, weights)
+    return _fit(estimator, X, y, weights)
+
+
+def _fit(estimator: Any, X: pd.DataFrame, y: pd.Series, weights: Any) -> Any:
+    if weights is None:
+        return estimator.fit(X, y)
+    if isinstance(estimator, Pipeline):  # a regression pipeline: the model step weighs
+        return estimator.fit(X, y, model__sample_weight=weights)
+    if isinstance(estimator, VotingRegressor):
+        return _fit_regression_blend(estimator, X, y, weights)
+    return estimator.fit(X, y, sample_weight=weights)
 
 
 def _fit_regression_blend(blend: VotingRegressor, X: Any, y: Any, weights: Any) -> Any:

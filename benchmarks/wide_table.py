@@ -7,7 +7,10 @@ so its cost is bounded by the table's shape. This runs the default ``tunelab run
 report on, no time budget) as a user would and prints the wall time, the report's
 importance step and the machine load.
 
-    python benchmarks/wide_table.py [--rows 150] [--columns 5000] [--limit 180]
+    python benchmarks/wide_table.py [--rows 150] [--columns 5000] [--limit 180] [--log FILE]
+
+``--log`` keeps the run's whole output; the summary names the seconds each model family
+spent in trials (from ``leaderboard.csv``), so a slow run says where its time went.
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ def after_registration(log: str) -> dict[str, float | None]:
     }
 
 
+def trial_seconds_by_family(leaderboard: Path) -> dict[str, float]:
+    """Fit seconds per model family over every search's trials, largest first."""
+    if not leaderboard.is_file():
+        return {}
+    import pandas as pd
+
+    trials = pd.read_csv(leaderboard)
+    totals = trials.groupby("family")["fit_seconds"].sum().sort_values(ascending=False)
+    return {family: round(float(seconds), 1) for family, seconds in totals.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=150)
@@ -60,6 +74,7 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=180.0, help="seconds the run may take")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds before it is killed")
     parser.add_argument("--extra", nargs="*", default=[], help="more tunelab run options")
+    parser.add_argument("--log", type=Path, help="file to keep the run's whole output in")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tunelab-wide-") as tmp:
         frame, target = synthetic_frame(args.rows, args.columns, "binary", seed=0)
@@ -69,6 +84,8 @@ def main() -> int:
         argv = [*tunelab_command(), "run", "--data", str(data), "--target", target]
         argv += ["--data-dir", str(home), "--name", "wide", *args.extra]
         timed = run_timed(argv, env=bench_env(Path(tmp) / "prefect"), timeout=args.timeout)
+        if args.log:
+            args.log.write_text(timed.stdout + timed.stderr)
         report = home / "registry" / "wide" / "v1" / "report.html"
         metadata = registered_metadata(home, "wide") or {}
         summary = {
@@ -80,6 +97,7 @@ def main() -> int:
             "report_bytes": report.stat().st_size if report.is_file() else 0,
             "test_score": (metadata.get("metrics") or {}).get("test_score"),
             **after_registration(timed.stderr + timed.stdout),
+            "trial_seconds_by_family": trial_seconds_by_family(report.with_name("leaderboard.csv")),
             "load_start": timed.load_start,
             "load_end": timed.load_end,
         }

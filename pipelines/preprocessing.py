@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -10,6 +12,33 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 from tunelab.models.kinds import is_classification
 from tunelab.pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
 from tunelab.pipelines.transformers import CategoryCleaner, DateFeatures, NumericCaster
+
+
+class NamedColumnTransformer(ColumnTransformer):
+    """A ``ColumnTransformer`` that finds its columns in a data frame by one hash lookup each.
+
+    Why: scikit-learn finds each selected name with ``list.index``, which is quadratic in the
+    width. On a 150 x 5,000 table that was 0.1 s of every pipeline fit, whatever the model
+    (6 of 21 s of fits in a profiled run). Only the lookup differs. A fitted transformer
+    reads a scoring frame by label, as ``ColumnTransformer`` does, so the order of its
+    columns still does not matter. Anything but lists of names present in ``X`` (a missing
+    column, duplicated labels, an array) goes to scikit-learn's own lookup and its errors.
+    """
+
+    def _validate_column_callables(self, X: Any) -> None:
+        labels = list(getattr(X, "columns", []))
+        position = {label: index for index, label in enumerate(labels)}
+        selections = [columns for _, _, columns in self.transformers]
+        if len(position) != len(labels) or not all(
+            isinstance(columns, list) and all(name in position for name in columns)
+            for columns in selections
+        ):
+            super()._validate_column_callables(X)
+            return
+        self._columns = selections
+        self._transformer_to_input_indices = {
+            name: [position[label] for label in columns] for name, _, columns in self.transformers
+        }
 
 
 def _numeric_steps(scale: bool) -> list[tuple[str, object]]:
@@ -62,4 +91,4 @@ def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTr
         )
     if not branches:
         raise ValueError("No usable feature columns: every column was dropped as constant or empty")
-    return ColumnTransformer(branches, remainder="drop", sparse_threshold=0.0)
+    return NamedColumnTransformer(branches, remainder="drop", sparse_threshold=0.0)

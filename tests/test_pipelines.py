@@ -135,3 +135,24 @@ def test_forests_on_a_wide_table_examine_a_bounded_number_of_features_per_split(
     narrow = wide.iloc[:, :20]
     small = build_pipeline(config, infer_schema(narrow, y, "binary"), seed=0).fit(narrow, y)
     assert small.estimator_.named_steps["model"].estimators_[0].max_features_ == 12
+
+
+def test_preprocessing_finds_columns_by_name_like_scikit_learn_and_reads_scoring_frames_by_label():
+    from sklearn.compose import ColumnTransformer
+
+    from tunelab.pipelines.preprocessing import NamedColumnTransformer, make_preprocessor
+
+    frame = mixed_frame().assign(extra=1.0)  # a column no branch selects
+    y = pd.Series(TARGETS["binary"](frame), name="y")
+    schema = infer_schema(frame.drop(columns="extra"), y, "binary")
+    ours = make_preprocessor(schema, scale=True, seed=0)
+    assert isinstance(ours, NamedColumnTransformer)
+    theirs = ColumnTransformer(ours.transformers, remainder="drop", sparse_threshold=0.0)
+    fitted = ours.fit_transform(frame, y)
+    assert np.array_equal(fitted, theirs.fit_transform(frame, y), equal_nan=True)
+    assert ours._transformer_to_input_indices == theirs._transformer_to_input_indices
+    assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
+    shuffled = frame[list(reversed(frame.columns))]
+    assert np.array_equal(ours.transform(shuffled), ours.transform(frame), equal_nan=True)
+    with pytest.raises(ValueError, match="amount"):  # scikit-learn's own error names the column
+        make_preprocessor(schema, scale=True, seed=0).fit(frame.drop(columns="amount"), y)

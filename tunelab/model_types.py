@@ -23,6 +23,7 @@ TUNELAB_TYPES = frozenset(
     {
         "tunelab.pipelines.feature_selection.NearConstantFilter",
         "tunelab.pipelines.label_encoding.LabelEncodedClassifier",
+        "tunelab.pipelines.preprocessing.NamedColumnTransformer",
         "tunelab.pipelines.transformers.CategoryCleaner",
         "tunelab.pipelines.transformers.DateFeatures",
         "tunelab.pipelines.transformers.NumericCaster",

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 from _common import bench_env, registered_metadata, run_timed, synthetic_frame, tunelab_command
 
 _STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
@@ -60,8 +61,6 @@ def trial_seconds_by_family(leaderboard: Path) -> dict[str, float]:
     """Fit seconds per model family over every search's trials, largest first."""
     if not leaderboard.is_file():
         return {}
-    import pandas as pd
-
     trials = pd.read_csv(leaderboard)
     totals = trials.groupby("family")["fit_seconds"].sum().sort_values(ascending=False)
     return {family: round(float(seconds), 1) for family, seconds in totals.items()}

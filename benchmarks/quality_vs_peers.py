@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shlex
 import shutil
 import statistics
 import sys
@@ -174,6 +175,8 @@ def run_system(
         ]  # fmt: skip
         if args.no_prefect:
             argv.append("--no-prefect")
+        argv += shlex.split(args.tunelab_args)
+        record["tunelab_args"] = args.tunelab_args
     else:
         deadline = time.time() + budget
         argv = [
@@ -504,6 +507,9 @@ def main() -> None:
     parser.add_argument("--report", metavar="RESULTS", help="only print the tables of a file")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--no-prefect", action="store_true", help="tunelab run --no-prefect")
+    parser.add_argument(
+        "--tunelab-args", default="", help="more options for tunelab run, e.g. '--inner-folds 5'"
+    )
     parser.add_argument("--work", help="scratch folder (default: a new temporary one)")
     parser.add_argument("--keep-runs", action="store_true", help="keep AutoGluon's model folders")
     for system, python in DEFAULT_PYTHONS.items():

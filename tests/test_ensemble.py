@@ -79,6 +79,16 @@ def test_out_of_fold_pool_keeps_only_the_best_trials():
     assert [t for t, _ in pool.ranked()] == [1, 2]
 
 
+def test_out_of_fold_pool_keeps_each_familys_best_beside_the_top_trials():
+    pool = OutOfFold(classes=None, pool=2)
+    trials = [("lightgbm", 0.90), ("knn", 0.60), ("lightgbm", 0.89), ("knn", 0.55)]
+    trials += [("lightgbm", 0.88), ("linear", 0.40), ("lightgbm", 0.91)]
+    for trial, (family, score) in enumerate(trials):
+        pool.add(trial, score, np.full(3, float(trial)), family)
+    # the two best overall (both LightGBM), then each other family's best, not its second
+    assert [t for t, _ in pool.ranked()] == [6, 0, 1, 5]
+
+
 def test_an_ensemble_costing_too_much_to_refit_is_trimmed_to_what_it_may_cost():
     config = {"model": {"family": "linear"}}
     members = [
@@ -171,3 +181,23 @@ def test_with_no_time_left_a_blend_ships_its_heaviest_member_alone():
     kept = affordable(members, seconds, limit_seconds=-5.0)
     assert [(m.trial, m.weight) for m in kept] == [(1, 1.0)]
     assert len(affordable(members, seconds, limit_seconds=100.0)) == 2
+
+
+def test_a_blend_trimmed_to_one_member_ships_the_best_single_pipeline():
+    from tunelab.engine import best_single_if_alone
+    from tunelab.search import SearchResult
+
+    def record(number: int, family: str, score: float) -> TrialRecord:
+        config = {"model": {"family": family}}
+        return TrialRecord("final", number, family, "ok", score, 0.0, 1.0, config)
+
+    trials = [record(0, "xgboost", -0.559), record(1, "random_forest", -0.590)]
+    search = SearchResult("final", trials[0].config, -0.559, trials)
+    heaviest_alone = [Member(trials[1].config, 1.0, 1, "random_forest")]
+    shipped = best_single_if_alone(heaviest_alone, search)
+    assert [(m.trial, m.family, m.weight) for m in shipped] == [(0, "xgboost", 1.0)]
+    # Two members left stay a blend; so does the best trial left alone.
+    pair = [Member(t.config, 0.5, t.number, t.family) for t in trials]
+    assert best_single_if_alone(pair, search) == pair
+    best_alone = [Member(trials[0].config, 1.0, 0, "xgboost")]
+    assert best_single_if_alone(best_alone, search) == best_alone

@@ -126,6 +126,36 @@ def test_drift_flags_a_shifted_column_and_not_a_fresh_sample():
     ]
 
 
+def test_numeric_profiles_are_computed_together_as_pandas_computes_each_column():
+    """The profile of all numeric columns at once (one array) equals pandas' per-column
+    quantiles, shares and moments: with missing values, integers, and numbers stored as text."""
+    from tunelab.drift import NUMERIC_BINS, numeric_shares
+    from tunelab.pipelines import infer_schema
+
+    rng = np.random.default_rng(3)
+    frame = features(300, seed=3)
+    frame.loc[::7, "a"] = np.nan
+    frame["count"] = rng.integers(0, 4, size=300)
+    frame["text_number"] = rng.normal(size=300).round(3).astype(str)
+    frame.loc[::11, "text_number"] = "n/a"
+    schema = infer_schema(frame, pd.Series(0.0, index=frame.index, name="t"), "regression")
+    profile = profile_frame(frame, schema)["columns"]
+
+    numeric = [c.name for c in schema.columns if c.role == "numeric"]
+    assert {"a", "count"} <= set(numeric) and "colour" in profile
+    for name in numeric:
+        column = pd.to_numeric(frame[name], errors="coerce").astype(float)
+        quantiles = column.dropna().quantile(np.linspace(0, 1, NUMERIC_BINS + 1)).tolist()
+        edges = sorted(set(quantiles[1:-1]))
+        got = profile[name]
+        assert got["quantiles"] == pytest.approx(quantiles, rel=1e-12)
+        assert got["edges"] == pytest.approx(edges, rel=1e-12)
+        assert got["shares"] == pytest.approx(numeric_shares(column, edges))
+        assert got["mean"] == pytest.approx(column.mean(), rel=1e-12)
+        assert got["std"] == pytest.approx(column.std(ddof=0), rel=1e-12)
+    assert profile["a"]["shares"][-1] == pytest.approx(frame["a"].isna().mean())
+
+
 def test_fail_on_drift_stops_before_training_with_one_line(prefect_server, tmp_path):
     home = tmp_path / "home"
     table = xor_table(400)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def check_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.shape[1] == 0:
         raise DataValidationError("The table has no columns")
     names = [str(c) for c in frame.columns]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise DataValidationError(f"Duplicate column names: {some_names(duplicates)}")
     if any(not isinstance(c, str) for c in frame.columns):
@@ -122,12 +123,16 @@ def check_mixed_types(frame: pd.DataFrame) -> None:
 
 
 def check_infinite(frame: pd.DataFrame) -> None:
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_float_dtype(column) and np.isinf(column.to_numpy(dtype=float)).any():
-            raise DataValidationError(
-                f"Column {name!r} contains infinite values; replace them with numbers or blanks"
-            )
+    """One array check over all float columns (a loop over 5,000 columns took 0.3 s)."""
+    floats = [i for i, t in enumerate(frame.dtypes) if pd.api.types.is_float_dtype(t)]
+    if not floats:
+        return
+    infinite = np.isinf(frame.iloc[:, floats].to_numpy(dtype=float, na_value=np.nan)).any(axis=0)
+    if infinite.any():
+        name = frame.columns[floats[int(np.argmax(infinite))]]
+        raise DataValidationError(
+            f"Column {name!r} contains infinite values; replace them with numbers or blanks"
+        )
 
 
 def check_target_values(target: pd.Series) -> None:
@@ -142,8 +147,9 @@ def check_target_values(target: pd.Series) -> None:
 def check_has_features(features: pd.DataFrame) -> None:
     if features.shape[1] == 0:
         raise DataValidationError("The table has no feature columns besides the target")
-    usable = [c for c in features.columns if features[c].dropna().nunique() > 1]
-    if not usable:
+    # any() stops at the first usable column: counting distinct values in every one of
+    # 5,000 columns took a second.
+    if not any(features[c].nunique(dropna=True) > 1 for c in features.columns):
         raise DataValidationError(
             "Every feature column is constant or empty, so there is nothing to learn from"
         )

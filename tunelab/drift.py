@@ -13,6 +13,7 @@ thumb: below 0.1 stable, 0.1-0.2 a moderate shift, above 0.2 a major one.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,14 +35,16 @@ def profile_frame(X: pd.DataFrame, schema: DataSchema) -> dict[str, Any]:
     """The profile stored in a model card: one entry per numeric or categorical feature.
 
     Dates and dropped columns are left out: dates move forward by design, identifiers are
-    unique by design.
+    unique by design. The numeric columns are profiled together, as one array: one pandas
+    profile per column cost 1 ms each, 6 s of a 5,000-column run.
     """
+    wanted = [s for s in schema.columns if s.name in X.columns]
+    numeric = [s.name for s in wanted if s.role == "numeric"]
+    profiles = _numeric_profiles(X, numeric)
     columns: dict[str, Any] = {}
-    for spec in schema.columns:
-        if spec.name not in X.columns:
-            continue
+    for spec in wanted:
         if spec.role == "numeric":
-            columns[spec.name] = _numeric_profile(_as_numbers(X[spec.name]))
+            columns[spec.name] = profiles[spec.name]
         elif spec.role in CATEGORY_ROLES:
             columns[spec.name] = _category_profile(X[spec.name])
     return {"rows": len(X), "columns": columns}
@@ -51,27 +54,52 @@ def _as_numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype(float)
 
 
-def _numeric_profile(numbers: pd.Series) -> dict[str, Any]:
-    present = numbers.dropna()
-    quantiles = present.quantile(np.linspace(0, 1, NUMERIC_BINS + 1)).tolist()
-    edges = sorted(set(quantiles[1:-1]))
-    return {
-        "kind": "numeric",
-        "quantiles": [float(q) for q in quantiles],
-        "edges": [float(e) for e in edges],
-        "shares": numeric_shares(numbers, edges),
-        "mean": float(present.mean()) if len(present) else None,
-        "std": float(present.std(ddof=0)) if len(present) else None,
-    }
+def _numeric_profiles(X: pd.DataFrame, names: list[str]) -> dict[str, dict[str, Any]]:
+    """:func:`_numeric_profile` of every column in ``names``, computed column-wise at once."""
+    if not names:
+        return {}
+    values = _number_array(X, names)
+    present = ~np.isnan(values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN, as pandas
+        quantiles = np.nanquantile(values, np.linspace(0, 1, NUMERIC_BINS + 1), axis=0)
+        means, stds = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+    profiles = {}
+    for j, name in enumerate(names):
+        column, has_any = values[:, j], bool(present[:, j].any())
+        edges = sorted(set(quantiles[1:-1, j].tolist()))
+        profiles[name] = {
+            "kind": "numeric",
+            "quantiles": [float(q) for q in quantiles[:, j]],
+            "edges": [float(e) for e in edges],
+            "shares": _array_shares(column, edges),
+            "mean": float(means[j]) if has_any else None,
+            "std": float(stds[j]) if has_any else None,
+        }
+    return profiles
+
+
+def _number_array(X: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """The columns as one float array (text that is not a number becomes NaN)."""
+    part = X[names]
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+           for t in part.dtypes):  # fmt: skip
+        return part.to_numpy(dtype=float, na_value=np.nan)
+    return np.column_stack([_as_numbers(X[name]).to_numpy() for name in names])
 
 
 def numeric_shares(numbers: pd.Series, edges: list[float]) -> list[float]:
     """Share of rows in each bin (bin i holds values up to ``edges[i]``), then missing."""
+    return _array_shares(numbers.to_numpy(dtype=float, na_value=np.nan), edges)
+
+
+def _array_shares(numbers: np.ndarray, edges: list[float]) -> list[float]:
     if len(numbers) == 0:
         return [0.0] * (len(edges) + 2)
-    present = numbers.dropna().to_numpy()
+    missing = np.isnan(numbers)
+    present = numbers[~missing]
     bins = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
-    counts = [*bins.tolist(), int(numbers.isna().sum())]
+    counts = [*bins.tolist(), int(missing.sum())]
     return [c / len(numbers) for c in counts]
 
 

@@ -344,7 +344,21 @@ def trim_blend(
     trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=limit)
     if len(trimmed) < len(shipped):
         run.log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))
-    return trimmed
+    return best_single_if_alone(trimmed, search)
+
+
+def best_single_if_alone(members: list[Member], search: SearchResult) -> list[Member]:
+    """A blend trimmed to one member ships the search's best single pipeline instead.
+
+    The heaviest member of a blend need not be the best alone: on seattle_weather a blend
+    weighted towards a random forest (its probabilities blend well) was trimmed to that
+    forest, whose log loss alone was 0.590 against 0.559 for the XGBoost the search ranked
+    first. One pipeline costs about as much to refit as another, so the best one ships.
+    """
+    if len(members) != 1 or not search.trials:
+        return members
+    best = replace(search, members=[]).shipped
+    return best if best[0].trial >= 0 else members
 
 
 def refit_and_score(run: Run, plan: Plan, split: HoldoutSplit, choice: Choice) -> Fitted:

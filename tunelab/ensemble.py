@@ -135,21 +135,34 @@ def class_probabilities(estimator: Any, X: pd.DataFrame, classes: np.ndarray) ->
 class OutOfFold:
     """Out-of-fold predictions of a search's best fully scored trials, in memory only.
 
-    Only the :data:`CANDIDATE_POOL` best are kept (by the search's own score), so memory stays
-    a small multiple of the prediction array. Trials read back from a checkpoint have none,
-    so a resumed search blends only the trials it ran itself.
+    Kept: the :data:`CANDIDATE_POOL` best (by the search's own score) and, beside them, the
+    best trial of every family. A pool of the eight best alone was often eight LightGBMs that
+    differ in a learning rate: their blend is the best member again. AutoGluon's ensembles
+    gain from blending *different* models, so each family's best stays a candidate even when
+    it ranks ninth. Memory stays at most (pool + families) prediction arrays. Trials read
+    back from a checkpoint have none, so a resumed search blends only the trials it ran.
     """
 
     def __init__(self, classes: np.ndarray | None, pool: int = CANDIDATE_POOL):
         self.classes = classes
         self.pool = pool
-        self._kept: dict[int, tuple[float, np.ndarray]] = {}
+        self._kept: dict[int, tuple[float, np.ndarray, str]] = {}
 
-    def add(self, trial: int, score: float, predictions: np.ndarray) -> None:
-        self._kept[trial] = (score, predictions)
-        if len(self._kept) > self.pool:
-            worst = min(self._kept, key=lambda t: (self._kept[t][0], -t))
-            del self._kept[worst]
+    def add(self, trial: int, score: float, predictions: np.ndarray, family: str = "") -> None:
+        self._kept[trial] = (score, predictions, family)
+        top = sorted(self._kept, key=lambda t: (-self._kept[t][0], t))[: self.pool]
+        keep = set(top) | self._family_leaders()
+        for dropped in [t for t in self._kept if t not in keep]:
+            del self._kept[dropped]
+
+    def _family_leaders(self) -> set[int]:
+        """Each family's best trial (ties: the earlier one)."""
+        best: dict[str, int] = {}
+        for trial in sorted(self._kept):
+            score, _, family = self._kept[trial]
+            if family not in best or score > self._kept[best[family]][0]:
+                best[family] = trial
+        return set(best.values())
 
     def ranked(self) -> list[tuple[int, np.ndarray]]:
         """(trial, predictions), best search score first; ties to the earlier trial."""

@@ -631,7 +631,7 @@ class _TrialLoop:
         record = self.records[k] = record_from_trial(self.label, doc)
         self.any_ok = self.any_ok or record.status == TrialStatus.OK
         if oof is not None and record.status == TrialStatus.OK:
-            self.oof.add(k, float(record.score or 0.0), oof)
+            self.oof.add(k, float(record.score or 0.0), oof, record.family)
         self._commit()
         if checkpoint is not None:
             checkpoint_io.save_trials(checkpoint, [self.finished[t] for t in sorted(self.finished)])

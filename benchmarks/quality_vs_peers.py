@@ -120,6 +120,16 @@ def score(task: str, y_test: pd.Series, predictions: pd.DataFrame) -> float:
     return float(log_loss(truth.to_numpy(), matrix, labels=classes))
 
 
+def probability_range(predictions: pd.DataFrame) -> list[float] | None:
+    """The smallest and largest predicted probability (None for a regression): the issue
+    asks that no log-loss run ship a probability of exactly 0 or 1."""
+    columns = [c for c in predictions.columns if c.startswith("proba_")]
+    if not columns:
+        return None
+    values = predictions[columns].to_numpy(dtype=float)
+    return [float(values.min()), float(values.max())]
+
+
 def _label(text: str) -> str:
     try:
         number = float(text)
@@ -221,7 +231,9 @@ def run_system(
         record["command"] = " ".join(argv)
         record["score"] = None
     else:
-        record["score"] = score(task, split["y_test"], pd.read_csv(preds))
+        predictions = pd.read_csv(preds)
+        record["score"] = score(task, split["y_test"], predictions)
+        record["probability_range"] = probability_range(predictions)
         record["info"] = json.loads(info_path.read_text()) if info_path.exists() else {}
     if not args.keep_runs:
         for leftover in (run_dir / "autogluon",):
@@ -334,6 +346,24 @@ def latest_records(path: Path, session: str | None = None) -> list[dict[str, Any
     ]
 
 
+def print_probability_ranges(cells: dict, order: list) -> None:
+    """tunelab's extreme probabilities over its log-loss runs (runs recorded before this
+    field existed are left out)."""
+    ranges = [
+        cells[key]["tunelab"]["probability_range"]
+        for key in order
+        if cells[key].get("tunelab", {}).get("metric") == "log_loss"
+        and cells[key]["tunelab"].get("probability_range")
+    ]
+    if ranges:
+        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        exact = sum(r[0] == 0.0 or r[1] == 1.0 for r in ranges)
+        print(
+            f"\ntunelab's log-loss runs: probabilities {low:.6f} .. {high:.6f} over {len(ranges)}"
+            f" runs; {exact} with a probability of exactly 0 or 1"
+        )
+
+
 def report(path: Path, budgets: list[float] | None = None, session: str | None = None) -> None:
     records = latest_records(path, session)
     if budgets:
@@ -419,6 +449,8 @@ def report_budget(budget: float, records: list[dict[str, Any]]) -> None:
             "tunelab: positive = tunelab better)",
             wtl,
         )
+
+    print_probability_ranges(cells, order)
 
     nested = []
     for key in order:

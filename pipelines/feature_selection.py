@@ -48,7 +48,7 @@ class NearConstantFilter(SelectorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> NearConstantFilter:
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        self.minority_share_ = np.array([_minority_share(column) for column in X.T])
+        self.minority_share_ = minority_shares(X)
         keep = self.minority_share_ > self.threshold
         if not keep.any():
             keep[int(np.argmax(self.minority_share_))] = True
@@ -60,12 +60,23 @@ class NearConstantFilter(SelectorMixin, BaseEstimator):
         return self.support_
 
 
-def _minority_share(column: np.ndarray) -> float:
-    """Share of rows whose value is not the column's most common one (NaN counts as a value)."""
-    if len(column) == 0:
-        return 0.0
-    _, counts = np.unique(column, return_counts=True, equal_nan=True)
-    return 1.0 - counts.max() / len(column)
+def minority_shares(X: np.ndarray) -> np.ndarray:
+    """Each column's share of rows whose value is not its most common one (NaN counts as a
+    value), for all columns at once: one ``np.unique`` per column cost 0.7 ms, 3.6 s a trial
+    on 5,000 columns.
+
+    Each sorted column's longest run of equal values is its most common value's count.
+    """
+    rows, columns = X.shape
+    if rows == 0:
+        return np.zeros(columns)
+    ordered = np.sort(X, axis=0)  # NaN sorts last, so missing values form one run
+    same = (ordered[1:] == ordered[:-1]) | (np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
+    run_starts = np.vstack([np.ones((1, columns), dtype=bool), ~same]).T.ravel()
+    starts = np.flatnonzero(run_starts)
+    lengths = np.diff(np.append(starts, rows * columns))
+    first_run = np.searchsorted(starts, np.arange(columns) * rows)
+    return 1.0 - np.maximum.reduceat(lengths, first_run) / rows
 
 
 def make_selector(config: dict[str, Any], task: str, seed: int, n_jobs: int = 1) -> Any:

@@ -9,7 +9,7 @@ from hyperopt.pyll.stochastic import sample
 
 from tunelab.models import FAMILIES
 from tunelab.pipelines import build_pipeline, infer_schema
-from tunelab.pipelines.feature_selection import make_selector
+from tunelab.pipelines.feature_selection import make_selector, minority_shares
 from tunelab.space import build_space
 
 
@@ -95,6 +95,22 @@ def test_near_constant_filter_is_scale_free_and_never_empties():
 
     only_constant = make_selector({"method": "near_constant", "threshold": 0.05}, "binary", 0)
     assert only_constant.fit_transform(np.hstack([constant, rare])).shape == (200, 1)
+
+
+def test_minority_shares_of_all_columns_match_counting_each_column():
+    """The vectorised count equals np.unique's per column, missing values counted as one."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(37, 9)).astype(float)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[:, 0] = np.nan  # all missing: one value, nothing differs
+    X[:, 1] = 5.0
+    per_column = []
+    for column in X.T:
+        _, counts = np.unique(column, return_counts=True, equal_nan=True)
+        per_column.append(1.0 - counts.max() / len(column))
+    np.testing.assert_allclose(minority_shares(X), per_column)
+    assert minority_shares(X)[:2].tolist() == [0.0, 0.0]
+    assert minority_shares(np.empty((0, 3))).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_near_constant_selection_fits_small_scale_regression_data():

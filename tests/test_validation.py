@@ -126,6 +126,20 @@ def test_unknown_family_is_rejected():
         resolve_families(["catboost", "linear"], "binary")
 
 
+def test_features_read_from_a_csv_are_one_block_per_dtype(tmp_path):
+    """pandas reads each CSV column into a block of its own; the run's features are
+    consolidated, so selecting a fold's rows is one operation per dtype, not per column."""
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 300)))
+    frame.columns = [f"f{i}" for i in range(300)]
+    frame["colour"] = ["red", "blue"] * 20
+    frame["y"] = [0, 1] * 20
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    config = RunConfig.create(data=str(tmp_path / "wide.csv"), target="y")
+    features = prepare_data(config).features
+    assert features.shape == (40, 301)
+    assert features._mgr.nblocks == len(set(features.dtypes))
+
+
 def test_rows_with_missing_target_are_dropped_not_rejected():
     frame = good_frame(62)
     frame.loc[[0, 1], "label"] = np.nan

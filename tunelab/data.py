@@ -234,7 +234,7 @@ def split_features_target(frame: pd.DataFrame, target: str) -> ValidatedData:
     check_infinite(frame)
     labelled = frame[target].notna()
     return ValidatedData(
-        features=consolidated(features[labelled]),
+        features=features[labelled],
         target=frame.loc[labelled, target],
         dropped_target_rows=int((~labelled).sum()),
     )

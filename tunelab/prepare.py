@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tunelab.config import RunConfig
-from tunelab.data import check_fold_sizes, load_table, split_features_target
+from tunelab.data import check_fold_sizes, consolidated, load_table, split_features_target
 from tunelab.models.kinds import TaskKind
 from tunelab.provenance import fingerprint
 from tunelab.splits import SplitPlan, check_early_classes, check_split_columns
@@ -49,7 +49,7 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
     )  # fmt: skip
     return PreparedData(
         source=config.data,
-        features=validated.features,
+        features=consolidated(validated.features),
         target=validated.target,
         task=resolved_task,
         metric=resolve_metric(config.metric, resolved_task),

@@ -201,3 +201,28 @@ def test_a_blend_trimmed_to_one_member_ships_the_best_single_pipeline():
     assert best_single_if_alone(pair, search) == pair
     best_alone = [Member(trials[0].config, 1.0, 0, "xgboost")]
     assert best_single_if_alone(best_alone, search) == best_alone
+
+
+def test_a_pipeline_too_slow_to_refit_in_time_gives_way_to_the_best_that_fits():
+    """On a large table the final search can end on a configuration slower than the reserve
+    was sized for: the best trial whose refit fits the time left ships instead."""
+    from tunelab.ensemble import affordable_single
+
+    def record(number: int, family: str, status: str, score: float, seconds: float):
+        config = {"model": {"family": family, "n": number}}
+        return TrialRecord("final", number, family, status, score, 0.0, seconds, config, [score])
+
+    trials = [
+        record(0, "lightgbm", "ok", 0.83, 1.0),
+        record(1, "xgboost", "ok", 0.85, 3.0),
+        record(2, "lightgbm", "ok", 0.84, 2.0),
+        record(3, "xgboost", "pruned", 0.90, 0.5),  # a partial score is not a candidate
+    ]
+    best = Member(trials[1].config, 1.0, 1, "xgboost")
+    assert affordable_single(best, trials, limit_seconds=5.0) == best
+    fallback = affordable_single(best, trials, limit_seconds=2.5)
+    assert (fallback.trial, fallback.family, fallback.weight) == (2, "lightgbm", 1.0)
+    assert fallback.config == trials[2].config
+    assert affordable_single(best, trials, limit_seconds=1.5).trial == 0
+    # Nothing fits: the best still ships (the refit on all rows is what gets skipped then).
+    assert affordable_single(best, trials, limit_seconds=0.1) == best

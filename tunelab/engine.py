@@ -25,7 +25,13 @@ from tunelab.call_context import CALL_STARTED
 from tunelab.card import CardInputs, ModelCard, assemble_card
 from tunelab.config import RunConfig
 from tunelab.cores import split_cores
-from tunelab.ensemble import Member, affordable, describe, member_fold_seconds
+from tunelab.ensemble import (
+    Member,
+    affordable,
+    affordable_single,
+    describe,
+    member_fold_seconds,
+)
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
@@ -329,18 +335,27 @@ def choose(
 def trim_blend(
     run: Run, search: SearchResult, outer_results: list[OuterFoldResult]
 ) -> list[Member]:
-    """A blend refits its members one after another: keep what the time left allows."""
+    """A blend refits its members one after another: keep what the time left allows; a single
+    pipeline too slow to refit in time gives way to the best one that is not."""
     from tunelab.nested_cv import best_outer_fold
 
     shipped = search.shipped
     limit = run.clock.member_refit_allowance(
         refits=2 if run.config.refit_full else 1, after_seconds=run.after_registration
     )
-    if len(shipped) < 2 or limit is None:
+    if limit is None:
         return shipped
     # Member numbers are trials of the search that chose the blend: the final search, or
     # (when it was skipped) the best outer fold's.
     chosen_by = search.trials or best_outer_fold(outer_results).trials
+    if len(shipped) < 2:
+        alone = affordable_single(shipped[0], chosen_by, limit)
+        if alone != shipped[0]:
+            run.log.info(
+                "Shipping trial %d (%s) instead of trial %d: its refit would not end on time",
+                alone.trial, alone.family, shipped[0].trial,
+            )  # fmt: skip
+        return [alone]
     trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=limit)
     if len(trimmed) < len(shipped):
         run.log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
+import time
 import typing
 from typing import Any
 
@@ -110,6 +112,22 @@ SEARCH_IMPORTS = (
 LATE_IMPORTS = ("tunelab.store", "tunelab.registry", "tunelab.tracking")
 
 
+def train_without_server(config: RunConfig) -> TrainingResult:
+    """The run in this process, as ``--no-prefect`` runs it, when Prefect's local server is
+    still creating its database and waiting for it would spend the run's budget."""
+    from tunelab.engine import train
+    from tunelab.flows.prefect_setup import resume_collection
+
+    resume_collection()
+    print(
+        "warning: Prefect's local server is still creating its database (its first start); "
+        f"this run goes on without Prefect to keep its {config.time_budget:g} s budget, so it "
+        "is not in the Prefect UI. The server stays up for the next run.",
+        file=sys.stderr,
+    )
+    return train(config).result
+
+
 def run_train_flow(config: RunConfig) -> TrainingResult:
     """Entry point the CLI and API use (through the ``tunelab.orchestrators`` entry points).
 
@@ -120,15 +138,19 @@ def run_train_flow(config: RunConfig) -> TrainingResult:
     """
     from prefect.settings import temporary_settings
 
+    from tunelab.call_context import CALL_STARTED
     from tunelab.flows.prefect_setup import (
         current_server_url,
         owns_server,
         prepare_cli_session,
+        ready_in_time,
         release_server,
     )
 
     report = ("tunelab.report",) if config.report else ()
     try:
+        if not ready_in_time(config.time_budget, CALL_STARTED.get() or time.time()):
+            return train_without_server(config)
         prepare_cli_session(SEARCH_IMPORTS, later=LATE_IMPORTS + report)
         given = {key: value for key, value in config.model_dump().items() if value is not None}
         # The address too: a Prefect imported by an earlier call of this process keeps the

@@ -101,3 +101,24 @@ def test_a_prefect_profile_naming_a_server_is_used_instead(tmp_path):
     )
     assert done.stdout.split() == ["''", "False"], done.stderr
     assert not (tmp_path / "tunelab-server").exists()
+
+
+def test_a_first_start_under_a_short_budget_does_not_wait_for_the_database(
+    shared_env, churn_csv, tmp_path
+):
+    """Creating Prefect's database takes 15-25 s on 2 cores; a run with a 5 s budget waits
+    at most a fifth of it for a server doing so, then runs without Prefect and registers its
+    model, and the shared server goes on (finishing the database for the next call)."""
+    data_dir = tmp_path / "cli"
+    cli = [sys.executable, "-m", "tunelab.cli", "run", "--data", str(churn_csv)]
+    cli += ["--target", "churned", "--families", "linear", "--time-budget", "5", "--no-report"]
+    cli += ["--data-dir", str(data_dir)]
+    assert not (Path(shared_env["PREFECT_HOME"]) / "prefect.db").exists()
+    done = subprocess.run(cli, env=shared_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "creating its database" in done.stderr
+    assert "goes on without Prefect to keep its 5 s budget" in done.stderr
+    assert "Beginning flow run" not in done.stderr  # no flow run was created
+    assert (data_dir / "registry" / "churn-churned" / "v1" / "model.skops").is_file()
+    state = json.loads((state_dir(APP_DIR, shared_env) / "server.json").read_text())
+    assert _is_server(state["pid"])

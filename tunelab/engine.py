@@ -351,9 +351,10 @@ def trim_blend(
     if len(shipped) < 2:
         alone = affordable_single(shipped[0], chosen_by, limit)
         if alone != shipped[0]:
+            # Numbered as the trial log numbers them (from 1).
             run.log.info(
-                "Shipping trial %d (%s) instead of trial %d: its refit would not end on time",
-                alone.trial, alone.family, shipped[0].trial,
+                "Shipping trial %d (%s) instead of trial %d (%s): its refit would not end on time",
+                alone.trial + 1, alone.family, shipped[0].trial + 1, shipped[0].family,
             )  # fmt: skip
         return [alone]
     trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=limit)

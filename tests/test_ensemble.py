@@ -206,7 +206,7 @@ def test_a_blend_trimmed_to_one_member_ships_the_best_single_pipeline():
 def test_a_pipeline_too_slow_to_refit_in_time_gives_way_to_the_best_that_fits():
     """On a large table the final search can end on a configuration slower than the reserve
     was sized for: the best trial whose refit fits the time left ships instead."""
-    from tunelab.ensemble import affordable_single
+    from tunelab.search import affordable_single
 
     def record(number: int, family: str, status: str, score: float, seconds: float):
         config = {"model": {"family": family, "n": number}}

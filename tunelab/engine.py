@@ -25,13 +25,7 @@ from tunelab.call_context import CALL_STARTED
 from tunelab.card import CardInputs, ModelCard, assemble_card
 from tunelab.config import RunConfig
 from tunelab.cores import split_cores
-from tunelab.ensemble import (
-    Member,
-    affordable,
-    affordable_single,
-    describe,
-    member_fold_seconds,
-)
+from tunelab.ensemble import Member, affordable, describe, member_fold_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.runner import LocalRunner, Runner
@@ -41,6 +35,7 @@ from tunelab.search import (
     SearchSettings,
     TrialRecord,
     TrialStatus,
+    affordable_single,
     trials_on_one_holdout,
 )
 from tunelab.stages import (

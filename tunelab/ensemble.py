@@ -227,29 +227,6 @@ def affordable(
     return heaviest(kept, len(kept))
 
 
-def affordable_single(best: Member, trials: Sequence[Any], limit_seconds: float) -> Member:
-    """The pipeline to ship alone: ``best``, unless its refit would not end on time; then
-    the best-scoring finished trial whose refit fits ``limit_seconds`` (``best`` when none does).
-
-    Why: on a large table a trial is one holdout fit, and the final search may end on a
-    configuration slower than any the reserve was sized from (an XGBoost trial of 2.9 s took
-    9.7 s to refit, and the run ended 3.9 s late). The second-best pipeline shipped on time
-    is what the user asked for; the best shipped late is not.
-    """
-    seconds = member_fold_seconds(trials)
-    if seconds.get(best.trial, 0.0) <= limit_seconds:
-        return best
-    fitting = [
-        t
-        for t in trials
-        if t.status == "ok" and t.score is not None and t.seconds_per_fold <= limit_seconds
-    ]
-    if not fitting:
-        return best
-    pick = max(fitting, key=lambda t: (t.score, -t.number))
-    return Member(pick.config, 1.0, pick.number, pick.family)
-
-
 def select_members(
     oof: OutOfFold,
     y: pd.Series,

@@ -17,6 +17,8 @@ ColumnRole = Literal["numeric", "categorical", "high_cardinality", "datetime", "
 
 #: Above this many distinct values a categorical column is target-encoded instead of one-hot.
 ONE_HOT_MAX_CATEGORIES = 15
+#: ``DataSchema.extra`` key set for a table held compact (:mod:`tunelab.compact`).
+COMPACT_KEY = "compact"
 #: Fraction of sampled values that must parse as ISO-8601 for a text column to count as a date.
 DATE_PARSE_THRESHOLD = 0.95
 
@@ -47,6 +49,12 @@ class DataSchema:
     def used_columns(self) -> list[str]:
         """Columns the pipeline reads; these must be present at prediction time."""
         return [column.name for column in self.columns if column.role != "dropped"]
+
+    @property
+    def numeric_dtype(self) -> str:
+        """What the pipeline turns numbers into: float32 for a table held compact (its model
+        then sees the same values at prediction as in its fit), float64 otherwise."""
+        return "float32" if self.extra.get(COMPACT_KEY) else "float64"
 
     def names_with_role(self, role: ColumnRole) -> list[str]:
         return [column.name for column in self.columns if column.role == role]

@@ -18,7 +18,11 @@ def _as_frame(X) -> pd.DataFrame:
 
 
 class NumericCaster(TransformerMixin, BaseEstimator):
-    """Turns booleans, nullable integers and numeric text into float64 with NaN for missing."""
+    """Turns booleans, nullable integers and numeric text into ``dtype`` (float64 unless the
+    table is held compact, see :mod:`tunelab.compact`) with NaN for missing."""
+
+    def __init__(self, dtype: str = "float64"):
+        self.dtype = dtype
 
     def fit(self, X, y=None):
         self.n_features_in_ = _as_frame(X).shape[1]
@@ -26,15 +30,40 @@ class NumericCaster(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         frame = _as_frame(X)
+        # Models saved before ``dtype`` existed have no such attribute: they used float64.
+        dtype = getattr(self, "dtype", "float64")
         if not frame.shape[1]:
-            return np.empty((len(frame), 0))
-        if all(isinstance(dtype, np.dtype) and dtype.kind in "biuf" for dtype in frame.dtypes):
+            return np.empty((len(frame), 0), dtype=dtype)
+        if all(isinstance(dtype_, np.dtype) and dtype_.kind in "biuf" for dtype_ in frame.dtypes):
             # Plain numpy numbers and booleans: one conversion of the whole block. Per column,
             # pandas' overhead made a 5,000-column table cost seconds per transform.
-            return frame.to_numpy(dtype="float64")
+            return frame.to_numpy(dtype=dtype)
         return np.column_stack(
-            [pd.to_numeric(frame[c], errors="coerce").astype("float64") for c in frame.columns]
+            [pd.to_numeric(frame[c], errors="coerce").astype(dtype) for c in frame.columns]
         )
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features, dtype=object)
+
+
+def column_median(values: np.ndarray) -> float:
+    """The median of one column's present values (``SimpleImputer`` hands it them alone)."""
+    return float(np.median(values)) if len(values) else 0.0
+
+
+class FloatCast(TransformerMixin, BaseEstimator):
+    """Casts an encoder's output to ``dtype``, so a compact table's branches stack as float32
+    instead of upcasting the whole preprocessed matrix to float64."""
+
+    def __init__(self, dtype: str = "float32"):
+        self.dtype = dtype
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=self.dtype)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(input_features, dtype=object)
@@ -49,14 +78,22 @@ class CategoryCleaner(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         frame = _as_frame(X)
-        cleaned = {
-            c: np.where(frame[c].isna(), MISSING_CATEGORY, frame[c].astype(str)).astype(object)
-            for c in frame.columns
-        }
+        cleaned = {c: _cleaned(frame[c]) for c in frame.columns}
         return pd.DataFrame(cleaned, index=frame.index)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(input_features, dtype=object)
+
+
+def _cleaned(column: pd.Series) -> np.ndarray:
+    """Plain strings with missing values named. A ``category`` column (a compact table's,
+    :mod:`tunelab.compact`) is cleaned once per category and expanded through its codes, so
+    its rows share one string object per category instead of one each."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = np.asarray([str(c) for c in column.cat.categories] + [MISSING_CATEGORY],
+                                dtype=object)  # fmt: skip
+        return categories[column.cat.codes.to_numpy()]  # code -1 (missing) picks the last
+    return np.where(column.isna(), MISSING_CATEGORY, column.astype(str)).astype(object)
 
 
 DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")

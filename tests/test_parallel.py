@@ -232,3 +232,22 @@ def test_report_draws_a_timeline_of_each_search(churn):
     bars = [number for trace in figure.data for number in trace.y]
     assert sorted(bars) == sorted(t.number for t in trials)
     assert figure.layout.xaxis.type == "date"
+
+
+def test_a_one_core_search_keeps_its_trials_to_one_thread_and_gives_the_cores_back():
+    """``--n-jobs 1`` means one core: k-NN's OpenMP distance step and BLAS included."""
+    import sklearn.neighbors  # noqa: F401  (loads scikit-learn's OpenMP runtime)
+    from threadpoolctl import threadpool_info
+
+    from tunelab.trial_pool import open_pool
+
+    def threads() -> set[tuple[str, int]]:
+        return {(i["user_api"], i["num_threads"]) for i in threadpool_info()}
+
+    before = threads()
+    with open_pool(1, one_core=True) as pool:
+        inside = pool.submit(threads).result()
+    assert {n for _, n in inside} == {1}
+    assert threads() == before
+    with open_pool(1) as pool:
+        assert pool.submit(threads).result() == before

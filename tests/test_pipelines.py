@@ -97,8 +97,11 @@ def test_near_constant_filter_is_scale_free_and_never_empties():
     assert only_constant.fit_transform(np.hstack([constant, rare])).shape == (200, 1)
 
 
-def test_minority_shares_of_all_columns_match_counting_each_column():
-    """The vectorised count equals np.unique's per column, missing values counted as one."""
+def test_minority_shares_of_all_columns_match_counting_each_column(monkeypatch):
+    """The vectorised count equals np.unique's per column, missing values counted as one,
+    also when the columns go in blocks (as a large table's do)."""
+    import tunelab.pipelines.feature_selection as selection
+
     rng = np.random.default_rng(0)
     X = rng.integers(0, 4, size=(37, 9)).astype(float)
     X[rng.random(X.shape) < 0.3] = np.nan
@@ -111,6 +114,8 @@ def test_minority_shares_of_all_columns_match_counting_each_column():
     np.testing.assert_allclose(minority_shares(X), per_column)
     assert minority_shares(X)[:2].tolist() == [0.0, 0.0]
     assert minority_shares(np.empty((0, 3))).tolist() == [0.0, 0.0, 0.0]
+    monkeypatch.setattr(selection, "SHARES_CELLS_AT_ONCE", 2 * 37)  # blocks of 2 columns
+    np.testing.assert_allclose(minority_shares(X), per_column)
 
 
 def test_near_constant_selection_fits_small_scale_regression_data():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tunelab.budget import clock_scope
-from tunelab.call_context import CALL_STARTED, PRELOADED
+from tunelab.call_context import CALL_STARTED, PRELOADED, Handoff
 from tunelab.config import RunConfig
 from tunelab.errors import DataValidationError
 
@@ -60,8 +60,8 @@ def run_training(
     from tunelab.prepare import prepare_data
 
     started = started or time.time()
-    prepared = prepare_data(config, frame=frame)
-    tokens = (PRELOADED.set(prepared), CALL_STARTED.set(started))
+    # Handed off, not kept: the engine frees its copy of the rows once it has split them.
+    tokens = (PRELOADED.set(Handoff(prepare_data(config, frame=frame))), CALL_STARTED.set(started))
     try:
         with clock_scope():
             if orchestrate:

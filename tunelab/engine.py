@@ -24,10 +24,11 @@ from tunelab.budget import RunClock, clock_scope, post_registration_seconds
 from tunelab.call_context import CALL_STARTED
 from tunelab.card import CardInputs, ModelCard, assemble_card
 from tunelab.config import RunConfig
-from tunelab.cores import split_cores
+from tunelab.cores import split_cores, trial_rows
 from tunelab.ensemble import Member, affordable, describe, member_fold_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
+from tunelab.prepare import without_rows
 from tunelab.runner import LocalRunner, Runner
 from tunelab.runs import check_run_manifest, default_model_name, new_run_id, resolve_n_jobs
 from tunelab.search import (
@@ -92,6 +93,9 @@ class Plan:
     portfolio: list[dict[str, Any]]
     #: The champion, parent and drift check of a retraining run (empty without one).
     retraining: RetrainingInputs
+    #: Refit the winner on every row after its test score (``--refit-full``, below
+    #: :data:`tunelab.fidelity.LARGE_ROWS` training rows: see :func:`refits_on_all_rows`).
+    refit_full: bool = True
 
 
 @dataclass
@@ -123,6 +127,7 @@ def train(
         run = start(config, runner, started)
         prepared = validate(run)
         split = hold_out(run, prepared)
+        prepared = without_rows(prepared)  # the split holds the rows now
         plan = make_plan(run, prepared, split)
         outer_results = estimate(run, plan, split)
         choice = choose(run, plan, split, outer_results)
@@ -177,6 +182,7 @@ def hold_out(run: Run, prepared: PreparedData) -> HoldoutSplit:
 
 def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     """Column roles, the run's checkpoint folder (a resume must match it) and search settings."""
+    from tunelab.compact import compacts
     from tunelab.fidelity import (
         HOLDOUT_SHARE,
         boosters_first,
@@ -186,6 +192,7 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     )
     from tunelab.paths import data_dir
     from tunelab.pipelines import infer_schema
+    from tunelab.pipelines.schema import COMPACT_KEY
     from tunelab.retraining import prepare_retraining
     from tunelab.space import portfolio_configs, resolve_families
     from tunelab.splits import mark_split_columns, record_holdout
@@ -207,6 +214,8 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     )
     families = weighable_families(families, splits, run.log)
     schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), splits)
+    if compacts(rows + len(split.X_test)):  # the rule prepare_data held the rows by
+        schema = replace(schema, extra={**schema.extra, COMPACT_KEY: True})
     for column in schema.columns:
         if column.role == "dropped":
             run.log.warning("Column %r is not used: %s", column.name, column.reason)
@@ -228,7 +237,11 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     run.log.info("Run %s: checkpoints in %s", run_id, run_dir)
     record_holdout(run_dir, split, splits)
     cores = resolve_n_jobs(config.n_jobs)
-    outer_cores, final_cores = split_cores(cores, config.outer_folds), split_cores(cores)
+    outer_rows = trial_rows(rows, config.outer_folds, config.inner_folds, one_holdout)
+    outer_cores = split_cores(cores, config.outer_folds, outer_rows)
+    final_cores = split_cores(
+        cores, trial_rows=trial_rows(rows, 1, config.inner_folds, one_holdout)
+    )
     outer = SearchSettings(
         schema=schema, families=tuple(families), metric=prepared.metric,
         inner_folds=config.inner_folds, max_evals=config.trials_per_search, seed=config.seed,
@@ -253,7 +266,27 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
         portfolio=retraining.starting_points
         + boosters_first(portfolio_configs(prepared.task, families)),
         retraining=retraining,
+        refit_full=refits_on_all_rows(run, rows),
     )
+
+
+def refits_on_all_rows(run: Run, rows: int) -> bool:
+    """``--refit-full`` below :data:`tunelab.fidelity.LARGE_ROWS` training rows.
+
+    Above, the model the test score describes ships: a quarter more rows adds little to a
+    model fitted on over 100,000, and that refit was a million-row run's largest step in
+    memory (3.5x the table above a small run's peak, against 2.9x for everything before it)
+    and one of its longest fits.
+    """
+    from tunelab.fidelity import LARGE_ROWS, is_large
+
+    if run.config.refit_full and is_large(rows):
+        run.log.info(
+            "Above %d training rows the model fitted on the training rows ships (the one the "
+            "test score describes): no refit on all rows", LARGE_ROWS,
+        )  # fmt: skip
+        return False
+    return run.config.refit_full
 
 
 def estimate(run: Run, plan: Plan, split: HoldoutSplit) -> list[OuterFoldResult]:
@@ -303,7 +336,7 @@ def choose(
 
     deadline = run.clock.final_deadline(
         [t.seconds_per_fold for r in outer_results for t in r.trials if t.status == TrialStatus.OK],
-        refits=2 if run.config.refit_full else 1,
+        refits=2 if plan.refit_full else 1,
         after_seconds=run.after_registration,
     )
     if no_time_for_a_trial(deadline, outer_results):
@@ -318,7 +351,7 @@ def choose(
             progress=run.runner.progress(),
             starting_points=final_starting_points(outer_results, plan.portfolio),
         )  # fmt: skip
-    shipped = trim_blend(run, search, outer_results)
+    shipped = trim_blend(run, search, outer_results, plan.refit_full)
     if len(shipped) > 1:
         run.log.info(
             "Shipping %s (its out-of-fold %s %.4f; best single pipeline %.4f)",
@@ -328,7 +361,7 @@ def choose(
 
 
 def trim_blend(
-    run: Run, search: SearchResult, outer_results: list[OuterFoldResult]
+    run: Run, search: SearchResult, outer_results: list[OuterFoldResult], refit_full: bool
 ) -> list[Member]:
     """A blend refits its members one after another: keep what the time left allows; a single
     pipeline too slow to refit in time gives way to the best one that is not."""
@@ -336,7 +369,7 @@ def trim_blend(
 
     shipped = search.shipped
     limit = run.clock.member_refit_allowance(
-        refits=2 if run.config.refit_full else 1, after_seconds=run.after_registration
+        refits=2 if refit_full else 1, after_seconds=run.after_registration
     )
     if limit is None:
         return shipped
@@ -380,20 +413,29 @@ def refit_and_score(run: Run, plan: Plan, split: HoldoutSplit, choice: Choice) -
         "refit-and-test", refit_and_test, members=choice.shipped, settings=plan.final,
         split=split,
     )  # fmt: skip
-    refit_full = run.config.refit_full and run.clock.affords_another_refit(
-        time.time() - refit_started
-    )
-    if run.config.refit_full and not refit_full:
+    refit_full = plan.refit_full and run.clock.affords_another_refit(time.time() - refit_started)
+    if plan.refit_full and not refit_full:
         run.log.warning(
             "No time left to refit on all rows; shipping the model fitted on the training rows"
         )
     if refit_full:
+        X_all, y_all = all_rows(split)
         model = run.runner.stage(
             "refit-on-all-rows", refit_on_all_rows, members=choice.shipped,
-            settings=plan.final, X=pd.concat([split.X_train, split.X_test]),
-            y=pd.concat([split.y_train, split.y_test]),
+            settings=plan.final, X=X_all, y=y_all,
         )  # fmt: skip
     return Fitted(model, test_score, refit_full)
+
+
+def all_rows(split: HoldoutSplit) -> tuple[pd.DataFrame, pd.Series]:
+    """Training and test rows in one frame; the split's parts become slices of it (views,
+    the same rows in the same order), so the run holds its rows once, not twice."""
+    X_all = pd.concat([split.X_train, split.X_test])
+    y_all = pd.concat([split.y_train, split.y_test])
+    n = len(split.X_train)
+    split.X_train, split.X_test = X_all.iloc[:n], X_all.iloc[n:]
+    split.y_train, split.y_test = y_all.iloc[:n], y_all.iloc[n:]
+    return X_all, y_all
 
 
 def judge(

@@ -26,7 +26,10 @@ TUNELAB_TYPES = frozenset(
         "tunelab.pipelines.preprocessing.NamedColumnTransformer",
         "tunelab.pipelines.transformers.CategoryCleaner",
         "tunelab.pipelines.transformers.DateFeatures",
+        "tunelab.pipelines.transformers.FloatCast",
         "tunelab.pipelines.transformers.NumericCaster",
+        # The compact tables' median (SimpleImputer's strategy), a function of this module.
+        "tunelab.pipelines.transformers.column_median",
     }
 )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from tunelab.compact import compact_frame, compacts, return_freed_memory
 from tunelab.config import RunConfig
 from tunelab.data import check_fold_sizes, consolidated, load_table, split_features_target
 from tunelab.models.kinds import TaskKind
@@ -49,7 +50,7 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
     )  # fmt: skip
     return PreparedData(
         source=config.data,
-        features=consolidated(validated.features),
+        features=held_features(validated.features),
         target=validated.target,
         task=resolved_task,
         metric=resolve_metric(config.metric, resolved_task),
@@ -57,3 +58,19 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
         fingerprint=fingerprint(table),
         plan=plan,
     )
+
+
+def held_features(features: pd.DataFrame) -> pd.DataFrame:
+    """The features as the run holds them: compact above :data:`tunelab.compact.COMPACT_ROWS`
+    rows (a new frame, one block per dtype), else consolidated into one block per dtype."""
+    if not compacts(len(features)):
+        return consolidated(features)
+    held = compact_frame(features)
+    return_freed_memory()  # what reading the text took is not in use any more
+    return held
+
+
+def without_rows(prepared: PreparedData) -> PreparedData:
+    """``prepared`` with zero-row features and target (columns and dtypes kept): what the
+    engine keeps once the hold-out split has copied the rows into its train and test parts."""
+    return replace(prepared, features=prepared.features.iloc[:0], target=prepared.target.iloc[:0])

@@ -24,6 +24,7 @@ import pandas as pd
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials
 
 from tunelab import checkpoint as checkpoint_io
+from tunelab.compact import return_freed_memory
 from tunelab.cores import booster_threads, threads_per_trial
 from tunelab.ensemble import (
     Member,
@@ -295,6 +296,8 @@ class _Objective:
         started = utc_now()
         live = search_has_best if callable(search_has_best) else lambda: bool(search_has_best)
         result, oof = self._evaluate(sampled, records, live)
+        if self.settings.schema.numeric_dtype == "float32":
+            return_freed_memory()  # a large table's trial: its copies go back to the system
         return {**result, "started_at": started, "finished_at": utc_now()}, oof
 
     def _evaluate(
@@ -693,7 +696,8 @@ def run_search(
         startup_trials(settings, deadline),
         usable_starting_points(starting_points, settings),
     )
-    with open_pool(settings.concurrent_trials, settings.searches_at_once) as pool:
+    one_core = settings.n_jobs == 1
+    with open_pool(settings.concurrent_trials, settings.searches_at_once, one_core) as pool:
         loop = _TrialLoop(X, y, settings, label, deadline, pool, proposer)
         loop.resume(load_trials(checkpoint))
         loop.run(checkpoint, progress)

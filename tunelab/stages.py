@@ -21,7 +21,8 @@ from tunelab.search import SearchSettings, TrialRecord
 def load_and_validate(config: RunConfig) -> Any:
     from tunelab.prepare import prepare_data
 
-    preloaded = PRELOADED.get()
+    handoff = PRELOADED.get()
+    preloaded = handoff.take() if handoff is not None else None
     if preloaded is not None and preloaded.source == config.data:
         return preloaded
     return prepare_data(config)
@@ -49,9 +50,12 @@ def refit_on_all_rows(
     members: list[Member], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
 ) -> Any:
     """The shipped model sees every row the user gave, after the test score is recorded."""
+    from tunelab.compact import return_freed_memory
     from tunelab.nested_cv import build_chosen
     from tunelab.weights import fit_weighted, row_weights
 
+    if settings.schema.numeric_dtype == "float32":
+        return_freed_memory()  # a large table's refit starts from what is in use
     model = build_chosen(members, settings, rows=len(X))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -36,19 +36,27 @@ class TrialPool(Protocol):
 
 
 class ThreadPool:
-    """Trials on threads of this process (``width`` 1: inline, in the caller's thread)."""
+    """Trials on threads of this process (``width`` 1: inline, in the caller's thread).
+
+    ``one_core``: the search has one core (``--n-jobs 1``, or an outer fold's share), so its
+    inline trials keep to one thread too. Without it k-NN's distance step ran on OpenMP
+    threads on every core whatever ``--n-jobs`` said.
+    """
 
     remote = False
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, one_core: bool = False):
         self.width = max(1, width)
         self._executor = (
             ThreadPoolExecutor(self.width, "trial", initializer=one_openmp_thread)
             if self.width > 1
             else None
         )
-        if self.width > 1:
+        self._holds_blas = self.width > 1 or one_core
+        if self._holds_blas:
             _BLAS.acquire()
+        self._inline_one_core = self._executor is None and one_core
+        self._openmp = one_openmp_thread() if self._inline_one_core else None
 
     def share(self, value: Any) -> Any:
         return value
@@ -69,15 +77,29 @@ class ThreadPool:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._holds_blas:
             _BLAS.release()
+        if self._inline_one_core:
+            restore_openmp_threads(self._openmp)
 
 
-def one_openmp_thread() -> None:
+def one_openmp_thread() -> int | None:
     """A trial thread's OpenMP regions (k-NN distances, say) use one core: OpenMP's thread
-    count is per calling thread, so this holds for this trial thread only."""
+    count is per calling thread, so this holds for this thread only. Returns the count it
+    had (None: no OpenMP runtime loaded), for :func:`restore_openmp_threads`."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]
+    threadpool_limits(limits=1, user_api="openmp")
+    return max(counts, default=None)
+
+
+def restore_openmp_threads(count: int | None) -> None:
+    """This thread's OpenMP count back to ``count``; BLAS, process-wide, is left alone
+    (:data:`_BLAS` restores it when its last holder lets go)."""
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1, user_api="openmp")
+    threadpool_limits(limits=count, user_api="openmp")
 
 
 class _OneBlasThread:
@@ -159,8 +181,11 @@ def _on_dask_worker() -> bool:
 
 
 @contextmanager
-def open_pool(local_width: int, searches_at_once: int = 1) -> Iterator[ThreadPool | DaskPool]:
-    """The pool for one search: ``local_width`` trials at once on this machine's threads.
+def open_pool(
+    local_width: int, searches_at_once: int = 1, one_core: bool = False
+) -> Iterator[ThreadPool | DaskPool]:
+    """The pool for one search: ``local_width`` trials at once on this machine's threads
+    (``one_core``: the search has one core, see :class:`ThreadPool`).
 
     On a cluster the width is instead the search's share of the cluster's threads (the same
     rule as for local cores, :func:`tunelab.cores.split_cores`), whatever this machine has.
@@ -178,7 +203,7 @@ def open_pool(local_width: int, searches_at_once: int = 1) -> Iterator[ThreadPoo
         client = _RUN_CLIENT[-1]
         yield _dask_or_inline(client, split_cores(cluster_threads(client)).trials_per_search)
         return
-    pool = ThreadPool(local_width)
+    pool = ThreadPool(local_width, one_core)
     try:
         yield pool
     finally:

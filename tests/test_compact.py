@@ -36,6 +36,13 @@ def test_a_large_table_is_held_in_float32_and_category_codes_a_small_one_as_it_c
     assert held.memory_usage(deep=True).sum() < 0.5 * frame.memory_usage(deep=True).sum()
     np.testing.assert_array_equal(held["x"], frame["x"].astype("float32"))
     assert held["city"].astype(object).fillna("-").tolist() == frame["city"].fillna("-").tolist()
+    from tunelab.splits import SplitPlan
+
+    frame["when"] = 1.7e9 + np.arange(rows, dtype=float)  # epoch seconds: float32 merges them
+    kept = held_features(frame, SplitPlan(time_column="when", weight_column="x"))
+    assert str(kept["when"].dtype) == "float64" and kept["when"].is_unique
+    assert str(kept["x"].dtype) == "float64" and str(kept["city"].dtype) == "category"
+    frame = frame.drop(columns=["when"])
     small = held_features(frame.head(1000))
     assert list(small.dtypes) == list(frame.dtypes)
     pd.testing.assert_frame_equal(small, frame.head(1000))

@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import sys
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -45,11 +46,13 @@ def compact_column(column: pd.Series) -> pd.Series:
     return column
 
 
-def compact_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with :func:`compact_column` applied to each column, one column at a time so
-    the conversion never holds a second full copy of the table."""
+def compact_frame(frame: pd.DataFrame, keep: Collection[str] = ()) -> pd.DataFrame:
+    """``frame`` with :func:`compact_column` applied to each column but those in ``keep`` (a
+    run's group, time and weight columns: rounding them to float32 could merge groups or
+    reorder times), one column at a time so no second full-size copy is ever held."""
     return pd.DataFrame(
-        {name: compact_column(frame[name]) for name in frame.columns}, index=frame.index
+        {name: frame[name] if name in keep else compact_column(frame[name]) for name in frame},
+        index=frame.index,
     )
 
 

@@ -151,7 +151,8 @@ class RunConfig(BaseModel):
     refit_full: bool = Field(
         True,
         description="After the held-out test score is recorded, refit the winner on all rows "
-        "(test rows included) before registering it.",
+        "(test rows included) before registering it. Above 100,000 training rows the model the "
+        "test score describes ships instead.",
     )
     data_dir: str | None = Field(
         None, description="Registry and checkpoint folder; default $TUNELAB_HOME or ./tunelab-data."

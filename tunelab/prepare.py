@@ -50,7 +50,7 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
     )  # fmt: skip
     return PreparedData(
         source=config.data,
-        features=held_features(validated.features),
+        features=held_features(validated.features, plan),
         target=validated.target,
         task=resolved_task,
         metric=resolve_metric(config.metric, resolved_task),
@@ -60,12 +60,15 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
     )
 
 
-def held_features(features: pd.DataFrame) -> pd.DataFrame:
+def held_features(features: pd.DataFrame, plan: SplitPlan | None = None) -> pd.DataFrame:
     """The features as the run holds them: compact above :data:`tunelab.compact.COMPACT_ROWS`
-    rows (a new frame, one block per dtype), else consolidated into one block per dtype."""
+    rows (a new frame, one block per dtype; the plan's group, time and weight columns as they
+    are), else consolidated into one block per dtype."""
     if not compacts(len(features)):
         return consolidated(features)
-    held = compact_frame(features)
+    plan = plan or SplitPlan()
+    kept = [c for c in (plan.group_column, plan.time_column, plan.weight_column) if c]
+    held = compact_frame(features, keep=kept)
     return_freed_memory()  # what reading the text took is not in use any more
     return held
 

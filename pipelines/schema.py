@@ -51,10 +51,15 @@ class DataSchema:
         return [column.name for column in self.columns if column.role != "dropped"]
 
     @property
+    def compact(self) -> bool:
+        """Was the table held compact (:mod:`tunelab.compact`)? Its fits are the large ones."""
+        return bool(self.extra.get(COMPACT_KEY))
+
+    @property
     def numeric_dtype(self) -> str:
         """What the pipeline turns numbers into: float32 for a table held compact (its model
         then sees the same values at prediction as in its fit), float64 otherwise."""
-        return "float32" if self.extra.get(COMPACT_KEY) else "float64"
+        return "float32" if self.compact else "float64"
 
     def names_with_role(self, role: ColumnRole) -> list[str]:
         return [column.name for column in self.columns if column.role == role]

@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import sys
 from collections.abc import Collection
+from typing import Any
 
 import pandas as pd
 
@@ -77,3 +78,10 @@ def return_freed_memory() -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
         libc.malloc_trim(0)
+
+
+def return_freed_memory_after_large_fit(schema: Any) -> None:
+    """:func:`return_freed_memory` when ``schema`` is a compact table's (a ``DataSchema``):
+    after each of its trials and before each refit, where a large fit's copies were freed."""
+    if schema.compact:
+        return_freed_memory()

@@ -20,7 +20,7 @@ import pandas as pd
 
 from tunelab.atomic import write_json_atomic
 from tunelab.card import INTERVAL_LEVEL, estimate_interval
-from tunelab.compact import return_freed_memory
+from tunelab.compact import return_freed_memory_after_large_fit
 from tunelab.ensemble import Member, class_probabilities, describe, score_stored
 from tunelab.errors import CheckpointError
 from tunelab.fidelity import is_large
@@ -108,8 +108,7 @@ def fit_and_score(
     n_jobs: int | None = None,
 ):
     """Refits what a search chose (one pipeline or a blend) and scores it on unseen rows."""
-    if settings.schema.numeric_dtype == "float32":
-        return_freed_memory()  # a large table's refit starts from what is in use
+    return_freed_memory_after_large_fit(settings.schema)
     model = build_chosen(members, settings, n_jobs, rows=len(X_fit))
     weight_column = settings.plan.weight_column
     weights = row_weights(X_eval, weight_column)

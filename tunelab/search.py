@@ -24,7 +24,7 @@ import pandas as pd
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials
 
 from tunelab import checkpoint as checkpoint_io
-from tunelab.compact import return_freed_memory
+from tunelab.compact import return_freed_memory_after_large_fit
 from tunelab.cores import booster_threads, threads_per_trial
 from tunelab.ensemble import (
     Member,
@@ -296,8 +296,7 @@ class _Objective:
         started = utc_now()
         live = search_has_best if callable(search_has_best) else lambda: bool(search_has_best)
         result, oof = self._evaluate(sampled, records, live)
-        if self.settings.schema.numeric_dtype == "float32":
-            return_freed_memory()  # a large table's trial: its copies go back to the system
+        return_freed_memory_after_large_fit(self.settings.schema)
         return {**result, "started_at": started, "finished_at": utc_now()}, oof
 
     def _evaluate(

@@ -50,12 +50,11 @@ def refit_on_all_rows(
     members: list[Member], settings: SearchSettings, X: pd.DataFrame, y: pd.Series
 ) -> Any:
     """The shipped model sees every row the user gave, after the test score is recorded."""
-    from tunelab.compact import return_freed_memory
+    from tunelab.compact import return_freed_memory_after_large_fit
     from tunelab.nested_cv import build_chosen
     from tunelab.weights import fit_weighted, row_weights
 
-    if settings.schema.numeric_dtype == "float32":
-        return_freed_memory()  # a large table's refit starts from what is in use
+    return_freed_memory_after_large_fit(settings.schema)
     model = build_chosen(members, settings, rows=len(X))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

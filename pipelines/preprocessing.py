@@ -64,15 +64,15 @@ def _numeric_steps(scale: bool, compact: bool = False) -> list[tuple[str, object
 def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTransformer:
     """One branch per column role; dropped columns are simply not selected."""
     branches = []
-    dtype = schema.numeric_dtype
+    dtype, compact = schema.numeric_dtype, schema.compact
     # float64 branches are cast back on a compact table (each step keeps float32 otherwise).
-    cast = [("float32", FloatCast(dtype))] if dtype == "float32" else []
+    cast = [("float32", FloatCast(dtype))] if compact else []
     numeric = schema.names_with_role("numeric")
     if numeric:
         branches.append(
             (
                 "numeric",
-                Pipeline([("cast", NumericCaster(dtype)), *_numeric_steps(scale, bool(cast))]),
+                Pipeline([("cast", NumericCaster(dtype)), *_numeric_steps(scale, compact)]),
                 numeric,
             )
         )
@@ -107,7 +107,7 @@ def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTr
         branches.append(
             (
                 "datetime",
-                Pipeline([("expand", DateFeatures()), *_numeric_steps(scale, bool(cast)), *cast]),
+                Pipeline([("expand", DateFeatures()), *_numeric_steps(scale, compact), *cast]),
                 dates,
             )
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import sys
 from collections.abc import Collection
 from typing import Any
@@ -71,13 +72,26 @@ def return_freed_memory() -> None:
     import pyarrow
 
     pyarrow.default_memory_pool().release_unused()
+    libc = _glibc_with_fixed_mmap_threshold()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc_with_fixed_mmap_threshold() -> Any:
+    """glibc, its mmap threshold fixed once per process (the setting stays); None elsewhere.
+
+    Cached because finding the library runs ``ldconfig`` in a subprocess, and this is asked
+    after every trial of a large table.
+    """
     if not sys.platform.startswith("linux"):
-        return
+        return None
     # A C library without mallopt (musl) is no error: its memory is returned as it is.
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-        libc.malloc_trim(0)
+        return libc
+    return None
 
 
 def return_freed_memory_after_large_fit(schema: Any) -> None:

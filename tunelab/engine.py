@@ -182,7 +182,6 @@ def hold_out(run: Run, prepared: PreparedData) -> HoldoutSplit:
 
 def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     """Column roles, the run's checkpoint folder (a resume must match it) and search settings."""
-    from tunelab.compact import compacts
     from tunelab.fidelity import (
         HOLDOUT_SHARE,
         boosters_first,
@@ -214,7 +213,7 @@ def make_plan(run: Run, prepared: PreparedData, split: HoldoutSplit) -> Plan:
     )
     families = weighable_families(families, splits, run.log)
     schema = mark_split_columns(infer_schema(split.X_train, split.y_train, prepared.task), splits)
-    if compacts(rows + len(split.X_test)):  # the rule prepare_data held the rows by
+    if prepared.compact:
         schema = replace(schema, extra={**schema.extra, COMPACT_KEY: True})
     for column in schema.columns:
         if column.role == "dropped":

@@ -26,6 +26,9 @@ class PreparedData:
     fingerprint: str
     #: How the run splits and weights its rows (group, time and weight columns).
     plan: SplitPlan = field(default_factory=SplitPlan)
+    #: Were the features held compact (:mod:`tunelab.compact`)? Its pipelines then cast to
+    #: float32; kept when :func:`without_rows` drops the rows.
+    compact: bool = False
 
 
 def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> PreparedData:
@@ -57,6 +60,7 @@ def prepare_data(config: RunConfig, frame: pd.DataFrame | None = None) -> Prepar
         dropped_target_rows=validated.dropped_target_rows,
         fingerprint=fingerprint(table),
         plan=plan,
+        compact=compacts(len(validated.features)),
     )
 
 

@@ -41,7 +41,13 @@ EARLY_STOPPING_ROUNDS = 50
 _LIGHTGBM_EVAL_XY = "eval_X" in inspect.signature(LGBMClassifier.fit).parameters
 
 #: Our constructor arguments, which are not booster parameters and must not reach the booster.
-_OWN_PARAMS = ("validation_fraction", "min_validation_rows", "refit", "small_data_n_estimators")
+_OWN_PARAMS = (
+    "validation_fraction",
+    "min_validation_rows",
+    "refit",
+    "small_data_n_estimators",
+    "reorder_rows",
+)
 
 
 def _split_seed(random_state: Any) -> int:
@@ -113,6 +119,57 @@ def _parts(X: Any, y: Any, sample_weight: Any, split: tuple[np.ndarray, np.ndarr
     )
 
 
+def _reordered_parts(
+    X: np.ndarray, y: Any, sample_weight: Any, split: tuple[np.ndarray, np.ndarray]
+) -> tuple[tuple, Any, Any]:
+    """The parts as views of ``X``, whose rows are reordered in place so the validation rows
+    come last; also ``y`` and ``sample_weight`` in the new row order (for the refit).
+
+    Each validation row among the first ``len(train)`` rows swaps places with a training row
+    after them, so the move copies those rows only (about a tenth) instead of the whole
+    training part, which on 576,000 x 22 rows was 48 MiB per fit.
+    """
+    train, val = split
+    n_train = len(train)
+    head_val, tail_train = val[val < n_train], train[train >= n_train]
+    X[head_val], X[tail_train] = X[tail_train], X[head_val]  # both sides are copies first
+    order = np.arange(len(X))
+    order[head_val], order[tail_train] = tail_train, head_val
+    y = _safe_indexing(y, order)
+    weight = None if sample_weight is None else _safe_indexing(sample_weight, order)
+    head, tail = slice(0, n_train), slice(n_train, len(X))
+    parts = (
+        X[head],
+        _safe_indexing(y, head),
+        None if weight is None else _safe_indexing(weight, head),
+        X[tail],
+        _safe_indexing(y, tail),
+        None if weight is None else _safe_indexing(weight, tail),
+    )
+    return parts, y, weight
+
+
+#: XGBoost's CPU histogram cache, in tree nodes, on a compact table. At its default (65,536)
+#: a depth-10 tree on 200,000 x 22 rows cached about 80 MiB of histograms; at 256 the fit
+#: held 37 MiB, with the same predictions in the same time (depth 6: 45 against 27 MiB).
+COMPACT_HIST_CACHE_NODES = 256
+
+
+def for_compact_table(model: Any) -> Any:
+    """``model`` set up to fit a compact table's preprocessed matrix (:mod:`tunelab.compact`):
+    its early-stopping split reorders that matrix's rows instead of copying them, and an
+    XGBoost caches fewer histograms. Other estimators are returned as they are."""
+    if isinstance(model, _EarlyStopping):
+        model.reorder_rows = True
+    if isinstance(model, (XGBClassifier, XGBRegressor)):
+        model.set_params(max_cached_hist_node=COMPACT_HIST_CACHE_NODES)
+    return model
+
+
+def _reorderable(X: Any, reorder_rows: bool) -> bool:
+    return bool(reorder_rows) and isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.writeable
+
+
 _DESIGN = """
     Early stopping. ``fit(X, y)`` holds out ``validation_fraction`` of the rows (stratified for
     classification, drawn with ``random_state``), boosts on the rest with ``n_estimators`` as
@@ -141,6 +198,12 @@ _DESIGN = """
     it picks is mostly noise, and such a table cannot spare the rows either. The searched
     learning rate still sets how far those trees go. ``validation_rows_`` is then 0.
 
+    Rows reordered (``reorder_rows=True``, set for a compact table's pipelines, see
+    :mod:`tunelab.compact`). The rows of the numpy array ``fit`` is given are reordered in
+    place so the validation part is its last rows, and both parts are views instead of
+    copies. Only an array no one else reads may be given: the pipeline's own preprocessed
+    matrix. The refit then sees the rows in that order.
+
     The extra constructor arguments are explicit keyword arguments, so ``get_params``,
     ``set_params`` and :func:`sklearn.base.clone` see them; they never reach the booster.
 """
@@ -153,6 +216,8 @@ class _EarlyStopping:
 
     #: XGBoost takes ``early_stopping_rounds`` as its own parameter; LightGBM must not see it.
     _library_takes_patience = False
+    #: Models saved before the argument existed read it here (``get_params``, ``clone``).
+    reorder_rows = False
     early_stopping_rounds: int | None
     n_estimators: int | None
 
@@ -165,8 +230,10 @@ class _EarlyStopping:
         early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
         refit: bool = True,
         small_data_n_estimators: int = SMALL_DATA_TREES,
+        reorder_rows: bool = False,
         **kwargs: Any,
     ) -> None:
+        self.reorder_rows = reorder_rows
         self.validation_fraction = validation_fraction
         self.min_validation_rows = min_validation_rows
         self.refit = refit
@@ -191,8 +258,12 @@ class _EarlyStopping:
             self.best_n_estimators_ = self._rounds_fitted()
             self.validation_rows_ = 0
             return self
-        X_train, y_train, w_train, X_val, y_val, w_val = _parts(X, y, sample_weight, split)
-        best = self._stopped_fit(X_train, y_train, w_train, X_val, y_val, w_val)
+        if _reorderable(X, self.reorder_rows):
+            parts, y, sample_weight = _reordered_parts(X, y, sample_weight, split)
+        else:
+            parts = _parts(X, y, sample_weight, split)
+        best = self._stopped_fit(*parts)
+        del parts  # the parts' copies are freed before the refit on every row
         if self.refit:
             self._plain_fit(X, y, sample_weight, best)
         self.best_n_estimators_ = best

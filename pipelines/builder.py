@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from tunelab.models import TaskKind, get_family, is_classification
+from tunelab.models.boosting import for_compact_table
 from tunelab.models.distributions import coerce_params
 from tunelab.pipelines.feature_selection import SELECTION_METHODS, make_selector
 from tunelab.pipelines.label_encoding import LabelEncodedClassifier
@@ -37,11 +38,14 @@ def build_pipeline(
     model_params = dict(config["model"])
     family = get_family(model_params.pop("family"))
     model_params = family.for_width(model_params, len(schema.used_columns))
+    model = family.build(model_params, schema.task, seed, n_jobs)
+    if schema.compact:  # its input is this pipeline's own preprocessed matrix
+        model = for_compact_table(model)
     pipeline = Pipeline(
         [
             ("preprocess", make_preprocessor(schema, scale=family.needs_scaling, seed=seed)),
             ("select", make_selector(config["feature_selection"], schema.task, seed, n_jobs)),
-            ("model", family.build(model_params, schema.task, seed, n_jobs)),
+            ("model", model),
         ]
     )
     if is_classification(schema.task):

@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from tunelab.models.kinds import is_classification
+from tunelab.pipelines.compact_steps import CategoryCodes, MedianImputer
 from tunelab.pipelines.schema import ONE_HOT_MAX_CATEGORIES, DataSchema
 from tunelab.pipelines.transformers import (
     CategoryCleaner,
@@ -61,6 +62,28 @@ def _numeric_steps(scale: bool, compact: bool = False) -> list[tuple[str, object
     return steps
 
 
+def _numeric_branch(dtype: str, scale: bool, compact: bool) -> Pipeline:
+    """Numbers as ``dtype``, imputed (and scaled): on a compact table in one array
+    (:class:`MedianImputer`), the scaler then working in place on it."""
+    if not compact:
+        return Pipeline([("cast", NumericCaster(dtype)), *_numeric_steps(scale)])
+    steps: list[tuple[str, object]] = [("impute", MedianImputer(dtype))]
+    if scale:
+        steps.append(("scale", StandardScaler(copy=False)))
+    return Pipeline(steps)
+
+
+def _target_encoding_steps(task: str, compact: bool, seed: int) -> list[tuple[str, object]]:
+    """TargetEncoder cross-fits internally, so the encoding of a row never uses its own
+    target. A compact table's categories reach it as integer codes (the same encodings)."""
+    target_type = "continuous" if not is_classification(task) else "auto"
+    clean = CategoryCodes() if compact else CategoryCleaner()
+    return [
+        ("clean", clean),
+        ("encode", TargetEncoder(target_type=target_type, random_state=seed)),
+    ]
+
+
 def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTransformer:
     """One branch per column role; dropped columns are simply not selected."""
     branches = []
@@ -69,13 +92,7 @@ def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTr
     cast = [("float32", FloatCast(dtype))] if compact else []
     numeric = schema.names_with_role("numeric")
     if numeric:
-        branches.append(
-            (
-                "numeric",
-                Pipeline([("cast", NumericCaster(dtype)), *_numeric_steps(scale, compact)]),
-                numeric,
-            )
-        )
+        branches.append(("numeric", _numeric_branch(dtype, scale, compact), numeric))
     categorical = schema.names_with_role("categorical")
     if categorical:
         encoder = OneHotEncoder(
@@ -92,16 +109,16 @@ def make_preprocessor(schema: DataSchema, *, scale: bool, seed: int) -> ColumnTr
             )
         )
     high_cardinality = schema.names_with_role("high_cardinality")
-    if high_cardinality:
-        # TargetEncoder cross-fits internally, so the encoding of a row never uses its own target.
-        target_type = "continuous" if not is_classification(schema.task) else "auto"
-        steps = [
-            ("clean", CategoryCleaner()),
-            ("encode", TargetEncoder(target_type=target_type, random_state=seed)),
-        ]
+    # A compact table's target encoder works one column at a time (its own branch): what it
+    # holds while cross-fitting grows with the columns it encodes at once, and its folds
+    # depend on the target and the seed only, so the encodings are the same.
+    groups = [[name] for name in high_cardinality] if compact else [high_cardinality]
+    for index, group in enumerate(group for group in groups if group):
+        steps = _target_encoding_steps(schema.task, compact, seed)
         if scale:
             steps.append(("scale", StandardScaler()))
-        branches.append(("high_cardinality", Pipeline([*steps, *cast]), high_cardinality))
+        name = f"high_cardinality_{index}" if compact else "high_cardinality"
+        branches.append((name, Pipeline([*steps, *cast]), group))
     dates = schema.names_with_role("datetime")
     if dates:
         branches.append(

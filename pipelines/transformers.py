@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 MISSING_CATEGORY = "__missing__"
 
 
-def _as_frame(X) -> pd.DataFrame:
+def as_frame(X) -> pd.DataFrame:
     return X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
 
 
@@ -25,11 +25,11 @@ class NumericCaster(TransformerMixin, BaseEstimator):
         self.dtype = dtype
 
     def fit(self, X, y=None):
-        self.n_features_in_ = _as_frame(X).shape[1]
+        self.n_features_in_ = as_frame(X).shape[1]
         return self
 
     def transform(self, X):
-        frame = _as_frame(X)
+        frame = as_frame(X)
         # Models saved before ``dtype`` existed have no such attribute: they used float64.
         dtype = getattr(self, "dtype", "float64")
         if not frame.shape[1]:
@@ -73,11 +73,11 @@ class CategoryCleaner(TransformerMixin, BaseEstimator):
     """Casts categories to plain strings and names missing values, so encoders see one type."""
 
     def fit(self, X, y=None):
-        self.n_features_in_ = _as_frame(X).shape[1]
+        self.n_features_in_ = as_frame(X).shape[1]
         return self
 
     def transform(self, X):
-        frame = _as_frame(X)
+        frame = as_frame(X)
         cleaned = {c: _cleaned(frame[c]) for c in frame.columns}
         return pd.DataFrame(cleaned, index=frame.index)
 
@@ -103,13 +103,13 @@ class DateFeatures(TransformerMixin, BaseEstimator):
     """Expands each date column into calendar parts plus elapsed days, which models can split on."""
 
     def fit(self, X, y=None):
-        frame = _as_frame(X)
+        frame = as_frame(X)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = frame.shape[1]
         return self
 
     def transform(self, X):
-        frame = _as_frame(X)
+        frame = as_frame(X)
         parts = []
         for column in frame.columns:
             dates = pd.to_datetime(frame[column], errors="coerce", format="ISO8601", utc=True)

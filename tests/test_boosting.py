@@ -86,6 +86,39 @@ def test_refit_uses_every_row_with_the_count_found(library):
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_reordered_rows_stop_on_the_same_validation_rows_without_copying_the_training_part(
+    library, task
+):
+    """``reorder_rows`` moves the validation rows to the end of the array it is given (the
+    same rows as the copying split holds out) and boosts on views of it."""
+    X, y = data(task)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    kind = "regressor" if task == "regression" else "classifier"
+    plain = booster(library, kind, learning_rate=0.2).fit(X.copy(), y)
+    moved = X.copy()
+    reordered = booster(library, kind, learning_rate=0.2, reorder_rows=True).fit(moved, y)
+    validation = validation_split(y, fraction=0.15, min_rows=30, stratify=kind == "classifier",
+                                  seed=0)[1]  # fmt: skip
+    held_out = moved[len(y) - len(validation) :]
+    assert sorted(map(tuple, held_out)) == sorted(map(tuple, X[validation]))
+    assert sorted(map(tuple, moved)) == sorted(map(tuple, X)) and not np.array_equal(moved, X)
+    assert reordered.validation_rows_ == plain.validation_rows_
+    assert (
+        abs(reordered.best_n_estimators_ - plain.best_n_estimators_)
+        <= 0.2 * plain.best_n_estimators_ + 2
+    )
+    predict = "predict" if kind == "regressor" else "predict_proba"
+    agreement = np.corrcoef(
+        getattr(reordered, predict)(X).ravel(), getattr(plain, predict)(X).ravel()
+    )
+    assert agreement[0, 1] > 0.98
+    untouched = X.copy()
+    booster(library, kind, learning_rate=0.2).fit(untouched, y)
+    np.testing.assert_array_equal(untouched, X)  # the default never touches its input
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
 def test_same_seed_same_model_other_seed_other_split(library):
     X, y = data("binary")
     first = booster(library, "classifier", subsample=0.8).fit(X, y)

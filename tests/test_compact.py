@@ -128,3 +128,41 @@ def test_a_run_on_a_large_table_fits_compact_and_runs_its_outer_folds_one_at_a_t
         for search, part in board.groupby("search")
     }
     assert spans["outer-0"][1] <= spans["outer-1"][0]
+
+
+@pytest.mark.parametrize("scale", [False, True])
+@pytest.mark.parametrize("task", list(TARGETS))
+def test_a_compact_preprocessor_gives_the_usual_numbers_in_float32(task, scale):
+    """Its own steps (one array for the imputed numbers, category codes for the target
+    encoder, one encoder per high-cardinality column) change how much it holds, not what
+    it computes: the same matrix as the usual preprocessor's on the same frame."""
+    from tunelab.pipelines.preprocessing import make_preprocessor
+
+    frame = mixed_frame(400)
+    frame["town"] = [f"town_{i % 45}" for i in range(400)]  # a second high-cardinality one
+    y = pd.Series(TARGETS[task](frame), name="y")
+    compact = compact_frame(frame)
+    schema = compact_schema(compact, y, task)
+    usual = replace(schema, extra={})
+    assert sum(c.role == "high_cardinality" for c in schema.columns) == 2
+    encoded = y if task == "regression" else pd.Series(pd.factorize(y)[0])
+    got = make_preprocessor(schema, scale=scale, seed=0).fit_transform(compact, encoded)
+    expected = make_preprocessor(usual, scale=scale, seed=0).fit_transform(compact, encoded)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_compact_tables_boosters_reorder_their_rows_and_xgboost_caches_fewer_histograms():
+    from tunelab.models.boosting import COMPACT_HIST_CACHE_NODES
+
+    frame = mixed_frame(300)
+    y = pd.Series(TARGETS["binary"](frame), name="y")
+    compact = compact_frame(frame)
+    for family in ("xgboost", "lightgbm"):
+        (config, *_) = portfolio_configs("binary", [family])
+        for schema, lean in ((compact_schema(compact, y, "binary"), True),
+                             (infer_schema(frame, y, "binary"), False)):  # fmt: skip
+            booster = build_pipeline(config, schema, seed=0).estimator.steps[-1][1]
+            assert booster.reorder_rows is lean
+            cache = booster.get_params().get("max_cached_hist_node")
+            assert cache == (COMPACT_HIST_CACHE_NODES if lean and family == "xgboost" else None)

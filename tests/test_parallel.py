@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -138,6 +139,28 @@ def test_large_tables_get_one_holdout_boosters_first_and_no_slow_families():
         ("linear", 0),
         ("xgboost", 3),
     ]
+
+
+def test_a_trial_on_a_large_table_trains_on_a_capped_stratified_subset_keeping_rare_classes():
+    from tunelab.fidelity import RARE_CLASS_ROWS, holdout_split, trial_rows_of
+    from tunelab.trials import TrialRecord
+
+    rows, cap = 60_000, 20_000
+    labels = np.array(["a", "b"] * (rows // 2), dtype=object)
+    labels[:500] = "rare"  # fewer than RARE_CLASS_ROWS: every one of its rows stays
+    train = np.arange(10, rows)
+    kept = trial_rows_of(train, labels, seed=0, cap=cap)
+    assert len(kept) == cap and len(np.unique(kept)) == cap and np.isin(kept, train).all()
+    assert (labels[kept] == "rare").sum() == 490 < RARE_CLASS_ROWS
+    assert abs((labels[kept] == "a").sum() - (labels[kept] == "b").sum()) <= 1  # stratified
+    assert np.array_equal(np.sort(kept), np.sort(trial_rows_of(train, labels, seed=0, cap=cap)))
+    assert not np.array_equal(np.sort(kept), np.sort(trial_rows_of(train, labels, 1, cap=cap)))
+    assert len(trial_rows_of(train, None, seed=0, cap=cap)) == cap  # regression: plain sample
+    np.testing.assert_array_equal(trial_rows_of(train[:cap], labels, 0, cap=cap), train[:cap])
+    ((fit, validation),) = holdout_split("binary", 300_000, pd.Series([0, 1] * 150_000), seed=0)
+    assert len(fit) == 200_000 and len(validation) == 30_000 and not set(fit) & set(validation)
+    record = TrialRecord("final", 0, "lightgbm", "ok", 0.9, 0.0, 10.0, {}, row_share=0.25)
+    assert record.seconds_per_fold == 10.0 and record.refit_seconds == 40.0
 
 
 def test_holdout_fidelity_follows_the_cells_a_budget_affords():

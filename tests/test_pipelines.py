@@ -118,6 +118,36 @@ def test_minority_shares_of_all_columns_match_counting_each_column(monkeypatch):
     np.testing.assert_allclose(minority_shares(X), per_column)
 
 
+def test_univariate_scores_by_blocks_of_columns_equal_scoring_the_whole_matrix(monkeypatch):
+    """A large table's F statistics are taken a block of columns at a time (no float64 copy
+    of the whole matrix per class); each column's statistic is its own, so they are equal
+    up to the rounding of float32 sums.
+    float32 rows reach the near-constant filter without a float64 copy, with the same shares."""
+    import warnings
+
+    from sklearn.feature_selection import f_classif, f_regression
+
+    import tunelab.pipelines.feature_selection as selection
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 7)).astype(np.float32)
+    X[:, 3] = 1.0  # constant: the same NaN/inf statistic both ways
+    labels, target = rng.integers(0, 3, 400), rng.normal(size=400)
+    monkeypatch.setattr(selection, "SHARES_CELLS_AT_ONCE", 2 * 400)  # blocks of 2 columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pairs = [
+            (selection.f_classif_by_columns(X, labels), f_classif(X, labels)),
+            (selection.f_regression_by_columns(X, target), f_regression(X, target)),
+        ]
+    for got, expected in pairs:
+        for mine, theirs in zip(got, expected, strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5)  # float32 sums' rounding
+    filtered = selection.NearConstantFilter(threshold=0.01).fit(X)
+    np.testing.assert_array_equal(filtered.minority_share_, minority_shares(X.astype(float)))
+    assert filtered.transform(X).dtype == np.float32
+
+
 def test_near_constant_selection_fits_small_scale_regression_data():
     """The old absolute variance threshold failed every trial on data like this."""
     rng = np.random.default_rng(1)

@@ -71,11 +71,11 @@ def split_cores(cores: int, searches: int = 1, trial_rows: int = 0) -> CoreSplit
 def trial_rows(rows: int, outer_folds: int, inner_folds: int, one_holdout: bool) -> int:
     """About how many rows one trial fits on, for a search over ``outer_folds`` folds of
     ``rows`` rows (1: the final search, on all of them)."""
-    from tunelab.fidelity import HOLDOUT_SHARE
+    from tunelab.fidelity import HOLDOUT_SHARE, TRIAL_ROWS
 
     searched = rows * (outer_folds - 1) // outer_folds if outer_folds > 1 else rows
     if one_holdout:
-        return int(searched * (1 - HOLDOUT_SHARE))
+        return min(int(searched * (1 - HOLDOUT_SHARE)), TRIAL_ROWS)
     return searched * (inner_folds - 1) // max(1, inner_folds)
 
 

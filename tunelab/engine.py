@@ -334,7 +334,7 @@ def choose(
     )
 
     deadline = run.clock.final_deadline(
-        [t.seconds_per_fold for r in outer_results for t in r.trials if t.status == TrialStatus.OK],
+        [t.refit_seconds for r in outer_results for t in r.trials if t.status == TrialStatus.OK],
         refits=2 if plan.refit_full else 1,
         after_seconds=run.after_registration,
     )

@@ -277,5 +277,5 @@ def heaviest(members: list[Member], count: int) -> list[Member]:
 
 
 def member_fold_seconds(trials: Sequence[Any]) -> dict[int, float]:
-    """Seconds one inner-fold fit of each of a search's trials took: its refit cost, roughly."""
-    return {t.number: t.seconds_per_fold for t in trials}
+    """What a refit of each of a search's trials costs, roughly (``refit_seconds``)."""
+    return {t.number: t.refit_seconds for t in trials}

@@ -6,8 +6,10 @@ linear trial per outer fold and no final search. So a trial is scored on one hol
 of inner CV above :data:`LARGE_ROWS` rows, or when the table has more cells than inner CV
 can afford in the run's budget (:func:`scores_on_one_holdout`: FLAML's rule for choosing
 between CV and a holdout, with its constants). Each trial then costs one fit instead of
-three. The families whose single fit does not scale (k-NN predicts in rows x rows; a forest
-of full-depth trees) are left out there unless asked for. On every table the library-default
+three, on at most :data:`TRIAL_ROWS` of its rows (a seeded subset, as FLAML samples rows for
+its early trials; the winner's refit sees them all). The families whose single fit does not
+scale (k-NN predicts in rows x rows; a forest of full-depth trees) are left out there unless
+asked for. On every table the library-default
 LightGBM goes first, so even one trial ships untuned-LightGBM quality.
 """
 
@@ -28,6 +30,13 @@ LARGE_ROWS = 100_000
 CV_CELLS_PER_HOUR = 10_000_000
 #: The share of a large search's rows its holdout validates on.
 HOLDOUT_SHARE = 0.1
+#: Rows a trial scored on one holdout trains on at most: a seeded random subset above it
+#: (the holdout it is scored on keeps its size), so a search on a million rows runs about
+#: three times as many trials, and its largest fits take a third of the memory. The winner
+#: is refitted on every training row.
+TRIAL_ROWS = 200_000
+#: Classes with fewer rows than this keep every row in a trial's subset.
+RARE_CLASS_ROWS = 1_000
 #: Families left out of large tables unless the user names them.
 SLOW_AT_SCALE = ("knn", "random_forest", "extra_trees")
 #: Tried first on every table, in this order: the best first trials per second measured.
@@ -55,12 +64,35 @@ def scores_on_one_holdout(rows: int, columns: int, budget_seconds: float | None)
 def holdout_split(
     task: str, rows: int, y: pd.Series, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One seeded (stratified, for classification) split as index arrays, not copies."""
-    stratify = np.asarray(y) if is_classification(task) else None
+    """One seeded (stratified, for classification) split as index arrays, not copies; the
+    training part capped at :data:`TRIAL_ROWS` rows (:func:`trial_rows_of`)."""
+    labels = np.asarray(y) if is_classification(task) else None
     train, validation = train_test_split(
-        np.arange(rows), test_size=HOLDOUT_SHARE, random_state=seed, stratify=stratify
+        np.arange(rows), test_size=HOLDOUT_SHARE, random_state=seed, stratify=labels
     )
-    return [(np.sort(train), np.sort(validation))]
+    return [(np.sort(trial_rows_of(train, labels, seed)), np.sort(validation))]
+
+
+def trial_rows_of(
+    train: np.ndarray, labels: np.ndarray | None, seed: int, cap: int = TRIAL_ROWS
+) -> np.ndarray:
+    """At most ``cap`` of the ``train`` rows: a seeded random subset, stratified when
+    ``labels`` (every row's class) are given, keeping every row of a class with fewer than
+    :data:`RARE_CLASS_ROWS` rows, so no trial loses a class."""
+    if len(train) <= cap:
+        return train
+    if labels is None:
+        return np.random.default_rng(seed).choice(train, cap, replace=False)
+    codes, _ = pd.factorize(labels[train])
+    rare = np.bincount(codes)[codes] < RARE_CLASS_ROWS
+    wanted = cap - int(rare.sum())
+    if wanted <= 0:
+        return train
+    common = train[~rare]
+    sampled, _ = train_test_split(
+        common, train_size=wanted, random_state=seed, stratify=codes[~rare]
+    )
+    return np.concatenate([train[rare], sampled])
 
 
 def families_for_size(families: list[str], holdout: bool, requested: bool) -> list[str]:

@@ -21,7 +21,12 @@ from tunelab.models.catalog import FAMILY_TRUSTED_TYPES
 #: tunelab's own estimator and transformer classes.
 TUNELAB_TYPES = frozenset(
     {
+        "tunelab.pipelines.compact_steps.CategoryCodes",
+        "tunelab.pipelines.compact_steps.MedianImputer",
         "tunelab.pipelines.feature_selection.NearConstantFilter",
+        # SelectPercentile's score functions (scikit-learn's, a block of columns at a time).
+        "tunelab.pipelines.feature_selection.f_classif_by_columns",
+        "tunelab.pipelines.feature_selection.f_regression_by_columns",
         "tunelab.pipelines.label_encoding.LabelEncodedClassifier",
         "tunelab.pipelines.preprocessing.NamedColumnTransformer",
         "tunelab.pipelines.transformers.CategoryCleaner",

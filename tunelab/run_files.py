@@ -34,6 +34,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+#: A share of rows: above 0, at most 1.
+RowShare = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
 class TrialResultFile(_Strict):
     """The ``result`` of one hyperopt trial document: what the search's objective returned."""
 
@@ -51,6 +55,8 @@ class TrialResultFile(_Strict):
     #: When the trial ran (ISO-8601 UTC; trials run at once, so order alone does not say).
     started_at: str = ""
     finished_at: str = ""
+    #: The share of its fold's training rows it fitted on (a large table's trials: a subset).
+    row_share: RowShare = 1.0
 
 
 class TrialRecordFile(_Strict):
@@ -66,6 +72,7 @@ class TrialRecordFile(_Strict):
     fold_scores: list[float] = Field(default_factory=list)
     started_at: str = ""
     finished_at: str = ""
+    row_share: RowShare = 1.0
 
 
 class MemberFile(_Strict):

@@ -155,6 +155,7 @@ def record_from_trial(label: str, trial: dict[str, Any]) -> TrialRecord:
         fold_scores=[float(s) for s in result.get("fold_scores", [])],
         started_at=str(result.get("started_at", "")),
         finished_at=str(result.get("finished_at", "")),
+        row_share=float(result.get("row_share", 1.0)),
     )
 
 
@@ -195,10 +196,16 @@ def affordable_single(best: Member, trials: Sequence[TrialRecord], limit_seconds
     is what the user asked for; the best shipped late is not.
     """
     own = next((t for t in trials if t.number == best.trial), None)
-    if own is None or own.seconds_per_fold <= limit_seconds:
+    if own is None or own.refit_seconds <= limit_seconds:
         return best
-    pick = best_record([t for t in trials if t.seconds_per_fold <= limit_seconds])
+    pick = best_record([t for t in trials if t.refit_seconds <= limit_seconds])
     return best if pick is None else Member(pick.config, 1.0, pick.number, pick.family)
+
+
+def row_share(splits: list[tuple[np.ndarray, np.ndarray]], rows: int) -> float:
+    """The share of the rows outside its holdout that a one-holdout trial trains on."""
+    train, validation = splits[0]
+    return len(train) / max(1, rows - len(validation))
 
 
 def score_fields(scores: list[float]) -> dict[str, float]:
@@ -268,6 +275,9 @@ class _Objective:
         self.X, self.y, self.settings = X, y, settings
         self.deadline, self.history = deadline, history
         self.splits = inner_fold_splits(X, y, settings)
+        #: The share of a fold's training rows a trial fits on (a large table's trials see a
+        #: subset of them: :func:`tunelab.fidelity.trial_rows_of`).
+        self.row_share = row_share(self.splits, len(X)) if settings.one_holdout(len(X)) else 1.0
         self.weights = row_weights(X, settings.plan.weight_column)
         #: Rows some fold validates on (forward-chaining folds never validate the earliest).
         self.oof_rows = np.unique(np.concatenate([val for _, val in self.splits]))
@@ -297,7 +307,8 @@ class _Objective:
         live = search_has_best if callable(search_has_best) else lambda: bool(search_has_best)
         result, oof = self._evaluate(sampled, records, live)
         return_freed_memory_after_large_fit(self.settings.schema)
-        return {**result, "started_at": started, "finished_at": utc_now()}, oof
+        timing = {"started_at": started, "finished_at": utc_now(), "row_share": self.row_share}
+        return {**result, **timing}, oof
 
     def _evaluate(
         self,
@@ -542,8 +553,9 @@ class _TrialLoop:
     def past(self, deadline: float, best: TrialRecord) -> bool:
         """Is it too late to start a trial? On a large table the search also keeps time for
         the refit of its winner after it (a trial is one holdout fit, the refit about as
-        long); on a small one refits take a fraction of a trial."""
-        reserve = 1.2 * best.fit_seconds if self.large else 0.0
+        long, or longer by the rows a trial did not see); on a small one refits take a
+        fraction of a trial."""
+        reserve = 1.2 * best.refit_seconds if self.large else 0.0
         return time.time() + reserve >= deadline
 
     def has_best(self) -> bool:

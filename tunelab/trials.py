@@ -40,6 +40,9 @@ class TrialRecord:
     #: When the trial started and finished fitting (ISO-8601, UTC): what ran at once.
     started_at: str = ""
     finished_at: str = ""
+    #: The share of its fold's training rows it was fitted on (below 1 on a large table:
+    #: :data:`tunelab.fidelity.TRIAL_ROWS`).
+    row_share: float = 1.0
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
@@ -48,6 +51,12 @@ class TrialRecord:
     def seconds_per_fold(self) -> float:
         """Seconds one inner-fold fit took: what a refit of this configuration costs, roughly."""
         return self.fit_seconds / max(1, len(self.fold_scores))
+
+    @property
+    def refit_seconds(self) -> float:
+        """What one fit of this configuration on all its fold's training rows costs, roughly:
+        a trial fitted on a subset of them is scaled up by the rows it did not see."""
+        return self.seconds_per_fold / max(self.row_share, 1e-6)
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)

@@ -104,7 +104,9 @@ def f_classif_by_columns(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def f_regression_by_columns(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``f_regression`` a block of columns at a time, as :func:`f_classif_by_columns`."""
+    """``f_regression`` a block of columns at a time, as :func:`f_classif_by_columns` (on
+    float64 the same statistics within 1e-13; one block, scikit-learn's own call, below
+    about a million cells)."""
     return _by_columns(f_regression, X, y)
 
 

@@ -9,8 +9,8 @@ between CV and a holdout, with its constants). Each trial then costs one fit ins
 three, on at most :data:`TRIAL_ROWS` of its rows (a seeded subset, as FLAML samples rows for
 its early trials; the winner's refit sees them all). The families whose single fit does not
 scale (k-NN predicts in rows x rows; a forest of full-depth trees) are left out there unless
-asked for. On every table the library-default
-LightGBM goes first, so even one trial ships untuned-LightGBM quality.
+asked for. On every table the library-default LightGBM goes first, so even one trial ships
+untuned-LightGBM quality.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ CV_CELLS_PER_HOUR = 10_000_000
 HOLDOUT_SHARE = 0.1
 #: Rows a trial scored on one holdout trains on at most: a seeded random subset above it
 #: (the holdout it is scored on keeps its size), so a search on a million rows runs about
-#: three times as many trials, and its largest fits take a third of the memory. The winner
-#: is refitted on every training row.
+#: twice as many trials (31 outer and 46 final against 19 and 19, 600 s), and its largest
+#: fits hold a third of the memory. The winner is refitted on every training row.
 TRIAL_ROWS = 200_000
 #: Classes with fewer rows than this keep every row in a trial's subset.
 RARE_CLASS_ROWS = 1_000

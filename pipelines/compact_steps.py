@@ -15,14 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from tunelab.pipelines.transformers import MISSING_CATEGORY, as_frame
-
-
-def _as_numbers(column: pd.Series, dtype: str) -> np.ndarray:
-    """One column as ``dtype`` with NaN for missing (as :class:`NumericCaster` converts it)."""
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
-        return column.to_numpy(dtype=dtype)
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=dtype, na_value=np.nan)
+from tunelab.pipelines.transformers import MISSING_CATEGORY, as_frame, column_as_numbers
 
 
 class MedianImputer(TransformerMixin, BaseEstimator):
@@ -41,7 +34,7 @@ class MedianImputer(TransformerMixin, BaseEstimator):
         frame = as_frame(X)
         medians, missing = [], []
         for index, name in enumerate(frame.columns):
-            values = _as_numbers(frame[name], self.dtype)
+            values = column_as_numbers(frame[name], self.dtype)
             present = values[~np.isnan(values)]
             medians.append(float(np.median(present)) if len(present) else 0.0)
             if len(present) < len(values):
@@ -58,7 +51,7 @@ class MedianImputer(TransformerMixin, BaseEstimator):
         out = np.empty((len(frame), width + len(flagged)), dtype=self.dtype, order="F")
         flag_column = width
         for index, name in enumerate(frame.columns):
-            out[:, index] = _as_numbers(frame[name], self.dtype)
+            out[:, index] = column_as_numbers(frame[name], self.dtype)
             gaps = np.isnan(out[:, index])
             out[gaps, index] = self.statistics_[index]
             if index in flagged:

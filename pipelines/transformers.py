@@ -38,12 +38,18 @@ class NumericCaster(TransformerMixin, BaseEstimator):
             # Plain numpy numbers and booleans: one conversion of the whole block. Per column,
             # pandas' overhead made a 5,000-column table cost seconds per transform.
             return frame.to_numpy(dtype=dtype)
-        return np.column_stack(
-            [pd.to_numeric(frame[c], errors="coerce").astype(dtype) for c in frame.columns]
-        )
+        return np.column_stack([column_as_numbers(frame[c], dtype) for c in frame.columns])
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(input_features, dtype=object)
+
+
+def column_as_numbers(column: pd.Series, dtype: str) -> np.ndarray:
+    """One column as ``dtype`` with NaN for missing: numpy numbers and booleans directly,
+    anything else (nullable integers, numeric text) through ``pd.to_numeric``."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+        return column.to_numpy(dtype=dtype)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=dtype, na_value=np.nan)
 
 
 def column_median(values: np.ndarray) -> float:

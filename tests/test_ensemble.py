@@ -168,14 +168,14 @@ def test_regression_blend_round_trips(tmp_path):
 def test_with_no_time_left_a_blend_ships_its_heaviest_member_alone():
     """The refit trim uses the choosing search's measured fold times (outer fold's when the
     final search was skipped); with no time left only the top member remains."""
-    from tunelab.ensemble import member_fold_seconds
+    from tunelab.ensemble import member_refit_seconds
 
     config = {"model": {"family": "linear"}}
     trials = [
         TrialRecord("outer-0", 0, "linear", "ok", 0.8, 0.0, 3.0, config, fold_scores=[0.8] * 3),
         TrialRecord("outer-0", 1, "knn", "ok", 0.7, 0.0, 6.0, config, fold_scores=[0.7] * 3),
     ]
-    seconds = member_fold_seconds(trials)
+    seconds = member_refit_seconds(trials)
     assert seconds == {0: 1.0, 1: 2.0}
     members = [Member(config, 0.3, 0, "linear"), Member(config, 0.7, 1, "knn")]
     kept = affordable(members, seconds, limit_seconds=-5.0)

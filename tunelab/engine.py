@@ -25,7 +25,7 @@ from tunelab.call_context import CALL_STARTED
 from tunelab.card import CardInputs, ModelCard, assemble_card
 from tunelab.config import RunConfig
 from tunelab.cores import split_cores, trial_rows
-from tunelab.ensemble import Member, affordable, describe, member_fold_seconds
+from tunelab.ensemble import Member, affordable, describe, member_refit_seconds
 from tunelab.interrupt import STOP
 from tunelab.outcome import RunOutcome, TrainingResult
 from tunelab.prepare import without_rows
@@ -384,7 +384,7 @@ def trim_blend(
                 alone.trial + 1, alone.family, shipped[0].trial + 1, shipped[0].family,
             )  # fmt: skip
         return [alone]
-    trimmed = affordable(shipped, member_fold_seconds(chosen_by), limit_seconds=limit)
+    trimmed = affordable(shipped, member_refit_seconds(chosen_by), limit_seconds=limit)
     if len(trimmed) < len(shipped):
         run.log.info("Kept %d of %d blend members to end on time", len(trimmed), len(shipped))
     return best_single_if_alone(trimmed, search)

@@ -276,6 +276,6 @@ def heaviest(members: list[Member], count: int) -> list[Member]:
     ]
 
 
-def member_fold_seconds(trials: Sequence[Any]) -> dict[int, float]:
+def member_refit_seconds(trials: Sequence[Any]) -> dict[int, float]:
     """What a refit of each of a search's trials costs, roughly (``refit_seconds``)."""
     return {t.number: t.refit_seconds for t in trials}

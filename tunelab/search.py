@@ -31,7 +31,7 @@ from tunelab.ensemble import (
     OutOfFold,
     class_probabilities,
     fold_predictions,
-    member_fold_seconds,
+    member_refit_seconds,
     score_stored,
     select_members,
 )
@@ -727,7 +727,7 @@ def run_search(
         # A blend refits every member: on a large table each refit is a slow fit.
         rounds=0 if settings.one_holdout(len(X)) else settings.ensemble_rounds,
         # Only under a deadline may measured times shape the blend (same seed, same blend).
-        fit_seconds=None if deadline is None else member_fold_seconds(records),
+        fit_seconds=None if deadline is None else member_refit_seconds(records),
         sample_weight=objective.oof_weights,
     )
     return SearchResult(
